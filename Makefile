@@ -1,0 +1,30 @@
+# buslane: `make setup` then `make demo`; `make test` runs the test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BUSLANE := $(VENV)/bin/buslane
+SHARED ?= ../shared
+DEMO_DB ?= var/demo.duckdb
+
+.PHONY: setup demo test bench report contraventions
+
+setup: $(VENV)/.installed
+
+# torch comes from this machine's local wheel cache (CPU work only); the rest from PyPI.
+$(VENV)/.installed: pyproject.toml
+	python3.11 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: setup
+	mkdir -p var
+	$(BUSLANE) process sites/shenzhen_buslane.yaml $(SHARED)/data/footage/shenzhen_buslane_fixed_cctv_640x360.mp4 --db $(DEMO_DB)
+	$(BUSLANE) contraventions --db $(DEMO_DB)
+	$(BUSLANE) report --db $(DEMO_DB)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(BUSLANE) bench speed

@@ -1,0 +1,99 @@
+"""The `buslane` command line. Data goes to standard output; logs and progress to standard error."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="Bus lane enforcement from fixed CCTV.", no_args_is_help=True, add_completion=False)
+
+Db = Annotated[Path, typer.Option("--db", help="DuckDB database file")]
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+def print_rows(rows: list[dict], fmt: Format, columns: tuple[str, ...]) -> None:
+    if fmt is Format.json:
+        json.dump(rows, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    elif fmt is Format.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        widths = {c: max([len(c)] + [len(str(r[c])) for r in rows]) for c in columns}
+        typer.echo("  ".join(c.ljust(widths[c]) for c in columns))
+        for r in rows:
+            typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in columns))
+
+
+@app.command()
+def process(
+    site: Annotated[Path, typer.Argument(help="camera site YAML")],
+    footage: Annotated[list[Path], typer.Argument(help="footage files")],
+    db: Db,
+    start: Annotated[Optional[datetime], typer.Option(help="start of the footage, ISO 8601 (local to the site if no offset)")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Process a night's footage for one camera site into the database."""
+    from pipeline.batch import Batch
+    from pipeline.models import ModelError
+    from pipeline.site import SiteConfigError
+
+    _setup_logging()
+    try:
+        batch = Batch.from_files(site, db, start=start, progress=progress)
+        summary = batch.run(footage)
+    except (SiteConfigError, ModelError) as e:
+        _fail(str(e))
+    for line in summary.lines():
+        typer.echo(line, err=True)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@app.command("contraventions")
+def list_contraventions(
+    db: Db,
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+    status: Annotated[Optional[str], typer.Option(help="only this status, e.g. pending")] = None,
+) -> None:
+    """List contraventions, soonest review deadline first."""
+    from pipeline.report import CONTRAVENTION_COLUMNS, contraventions
+    from pipeline.store import Store
+
+    print_rows(contraventions(Store(db), status), format, CONTRAVENTION_COLUMNS)
+
+
+@app.command()
+def report(db: Db) -> None:
+    """Morning report per camera: coverage, gaps, frame rate, failures, passages, contraventions."""
+    from pipeline.report import morning_report
+    from pipeline.store import Store
+
+    reports = morning_report(Store(db))
+    if not reports:
+        typer.echo("no footage recorded yet")
+    for r in reports:
+        typer.echo("\n".join(r.lines()))

@@ -1,0 +1,116 @@
+"""Footage files: identity (sha256), start time, and frames decoded once with PyAV.
+
+>>> with open_footage("clip.mp4") as video:  # doctest: +SKIP
+...     for index, bgr in video.frames():
+...         ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import av
+import numpy as np
+
+from pipeline.models import sha256_file
+from pipeline.site import StartTime
+
+
+class FootageError(RuntimeError):
+    """A footage file cannot be used; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    codec: str
+    frames_estimate: int  # from the container; the decoded count is authoritative
+
+
+class Video:
+    def __init__(self, path: Path, container: av.container.InputContainer):
+        self.path = path
+        self._container = container
+        self._stream = container.streams.video[0]
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        if not rate:
+            raise FootageError(f"{path}: the video stream has no frame rate")
+        duration_s = (container.duration or 0) / 1e6
+        self.info = VideoInfo(
+            self._stream.codec_context.width,
+            self._stream.codec_context.height,
+            float(rate),
+            self._stream.codec_context.name,
+            self._stream.frames or round(duration_s * float(rate)),
+        )
+        self.truncation_error: str | None = None  # set when a damaged tail ends decoding early
+
+    def frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(frame index, BGR array) for every decodable frame; a damaged tail ends the stream."""
+        self._stream.thread_type = "AUTO"
+        index = 0
+        try:
+            for frame in self._container.decode(self._stream):
+                yield index, frame.to_ndarray(format="bgr24")
+                index += 1
+        except av.error.FFmpegError as e:
+            if index == 0:
+                raise FootageError(f"{self.path}: no frame could be decoded ({e})") from e
+            # A truncated recording still yields its intact frames; the caller records the error.
+            self.truncation_error = f"decoding stopped after frame {index - 1}: {e}"
+
+
+@contextmanager
+def open_footage(path: str | Path) -> Iterator[Video]:
+    path = Path(path)
+    if not path.is_file():
+        raise FootageError(f"{path}: no such file")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as e:
+        raise FootageError(f"{path}: cannot be read as video ({e.strerror or e})") from e
+    try:
+        if not container.streams.video:
+            raise FootageError(f"{path}: contains no video stream")
+        yield Video(path, container)
+    finally:
+        container.close()
+
+
+def footage_sha256(path: str | Path) -> str:
+    return sha256_file(Path(path).resolve())
+
+
+def resolve_start(path: Path, rule: StartTime, tz, cli_start: datetime | None) -> datetime:
+    """The footage's start as an aware datetime; naive times are local to the site's timezone."""
+    if cli_start is not None:
+        start = cli_start
+    elif rule.source == "filename":
+        m = re.search(rule.pattern, path.name)
+        if not m:
+            raise FootageError(f"{path}: file name does not match the site's start_time.pattern {rule.pattern!r}")
+        try:
+            start = datetime.strptime(m["ts"], rule.format)
+        except ValueError as e:
+            raise FootageError(f"{path}: start time {m['ts']!r} does not fit format {rule.format!r}") from e
+    elif rule.source == "sidecar":
+        sidecar = path.with_suffix(path.suffix + ".json")
+        if not sidecar.is_file():
+            sidecar = path.with_suffix(".json")
+        try:
+            start = datetime.fromisoformat(json.loads(sidecar.read_text())["start"])
+        except FileNotFoundError:
+            raise FootageError(f"{path}: no sidecar {path.name}.json with the start time (or give --start)") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise FootageError(f"{sidecar}: needs {{\"start\": \"ISO-8601 time\"}} ({e})") from None
+    else:
+        raise FootageError(f"{path}: the site takes start times from the command line: give --start")
+    return start if start.tzinfo else start.replace(tzinfo=tz)

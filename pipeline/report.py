@@ -1,0 +1,94 @@
+"""Read-side views for the command line: the contraventions list and the morning report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pipeline.store import Store
+
+MIN_LEGAL_FPS = 5.0  # enforcement cameras must record at least 5 frames per second
+GAP_TOLERANCE = timedelta(seconds=2)
+
+CONTRAVENTION_COLUMNS = (
+    "id", "camera_id", "first_seen", "last_seen", "vehicle_class", "footage", "first_frame",
+    "last_frame", "status", "review_deadline", "plate", "plate_confidence", "plate_status",
+)
+
+
+def local_iso(value: datetime | None, tz: str) -> str | None:
+    """ISO 8601 with the camera's UTC offset, e.g. 2016-03-18T12:21:27+00:00."""
+    return value.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds") if value else None
+
+
+def contraventions(store: Store, status: str | None = None) -> list[dict]:
+    rows = store.query(
+        "SELECT * FROM contraventions WHERE ? IS NULL OR status = ? ORDER BY review_deadline, id", [status, status]
+    )
+    out = []
+    for row in rows:
+        tz = row["timezone"]
+        for key in ("first_seen", "last_seen", "review_deadline"):
+            row[key] = local_iso(row[key], tz)
+        out.append({k: row[k] for k in CONTRAVENTION_COLUMNS})
+    return out
+
+
+@dataclass
+class CameraReport:
+    camera_id: str
+    files: int = 0
+    hours_covered: float = 0.0
+    gaps: list[str] = field(default_factory=list)
+    low_fps: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    passages: int = 0
+    contraventions: int = 0
+
+    @property
+    def faulty(self) -> bool:
+        return bool(self.failures or self.low_fps)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"camera {self.camera_id}: {'CHECK CAMERA' if self.faulty else 'ok'}",
+            f"  footage: {self.files} files, {self.hours_covered:.2f} h covered",
+            f"  lane passages: {self.passages}, contraventions: {self.contraventions}",
+        ]
+        out += [f"  gap: {g}" for g in self.gaps]
+        out += [f"  LOW FRAME RATE: {f}" for f in self.low_fps]
+        out += [f"  FAILED: {f}" for f in self.failures]
+        out += [f"  warning: {w}" for w in self.warnings]
+        return out
+
+
+def morning_report(store: Store) -> list[CameraReport]:
+    """Per camera: coverage and gaps, frame rate, failed files, passages and contraventions."""
+    reports: dict[str, CameraReport] = {}
+    files = store.query("SELECT * FROM footage_files ORDER BY camera_id, start_time NULLS LAST, path")
+    for f in files:
+        r = reports.setdefault(f["camera_id"], CameraReport(f["camera_id"]))
+        if f["status"] == "failed":
+            r.failures.append(f"{f['path']}: {f['error']}")
+            continue
+        r.files += 1
+        r.hours_covered += (f["end_time"] - f["start_time"]).total_seconds() / 3600
+        if f["fps"] is not None and f["fps"] < MIN_LEGAL_FPS:
+            r.low_fps.append(f"{f['path']}: {f['fps']:.1f} frames/s, under the legal minimum of {MIN_LEGAL_FPS:g}")
+        if f["warning"]:
+            r.warnings.append(f"{f['path']}: {f['warning']}")
+    for camera, r in reports.items():
+        spans = [f for f in files if f["camera_id"] == camera and f["status"] == "processed"]
+        for a, b in zip(spans, spans[1:]):
+            if b["start_time"] - a["end_time"] > GAP_TOLERANCE:
+                r.gaps.append(f"{local_iso(a['end_time'], a['timezone'])} to {local_iso(b['start_time'], b['timezone'])}")
+    counts = store.query(
+        """SELECT camera_id, count(*) AS passages, count(*) FILTER (WHERE is_contravention) AS contraventions
+           FROM lane_passages GROUP BY camera_id"""
+    )
+    for c in counts:
+        r = reports.setdefault(c["camera_id"], CameraReport(c["camera_id"]))
+        r.passages, r.contraventions = c["passages"], c["contraventions"]
+    return list(reports.values())

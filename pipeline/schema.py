@@ -1,0 +1,89 @@
+"""Core tables: footage files, lane passages, contraventions and the audit log.
+
+Append a new step to MIGRATIONS to change the schema; never edit a released step.
+"""
+
+PLATE_COLUMNS = """
+    plate VARCHAR,
+    plate_confidence DOUBLE,
+    plate_status VARCHAR,          -- read | low_confidence | unreadable
+    plate_format VARCHAR,          -- current | prefix | suffix | dateless | northern_ireland | unknown
+"""
+
+MIGRATIONS = [
+    """
+    CREATE SEQUENCE audit_seq;
+    CREATE TABLE audit_log (
+        id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),
+        "at" TIMESTAMPTZ NOT NULL,
+        actor VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        entity VARCHAR NOT NULL,
+        entity_id VARCHAR,
+        details JSON
+    );
+    CREATE TABLE footage_files (
+        id VARCHAR PRIMARY KEY,        -- sha256 of the file's bytes
+        path VARCHAR NOT NULL,
+        camera_id VARCHAR NOT NULL,
+        site_sha256 VARCHAR,
+        start_time TIMESTAMPTZ,
+        end_time TIMESTAMPTZ,
+        timezone VARCHAR,
+        frames INTEGER,
+        fps DOUBLE,
+        width INTEGER,
+        height INTEGER,
+        codec VARCHAR,
+        status VARCHAR NOT NULL,       -- processed | failed
+        error VARCHAR,
+        warning VARCHAR,
+        processed_at TIMESTAMPTZ NOT NULL,
+        seconds_taken DOUBLE
+    );
+    CREATE TABLE lane_passages (
+        id VARCHAR PRIMARY KEY,
+        footage_id VARCHAR NOT NULL REFERENCES footage_files (id),
+        camera_id VARCHAR NOT NULL,
+        track_id INTEGER NOT NULL,
+        vehicle_class VARCHAR NOT NULL,
+        first_seen TIMESTAMPTZ NOT NULL,
+        last_seen TIMESTAMPTZ NOT NULL,
+        first_frame INTEGER NOT NULL,
+        last_frame INTEGER NOT NULL,
+        frames_in_lane INTEGER NOT NULL,
+        seconds_in_lane DOUBLE NOT NULL,
+        distance_px DOUBLE NOT NULL,
+        in_force VARCHAR,
+        is_contravention BOOLEAN NOT NULL,
+        reason VARCHAR NOT NULL,
+        box DOUBLE[],
+    """ + PLATE_COLUMNS + """
+        plate_char_confidence DOUBLE[],
+        plate_reads INTEGER,
+        plate_alternatives JSON,
+        plate_frame INTEGER,
+        plate_box DOUBLE[],
+        plate_crop BLOB               -- PNG of the best read's plate crop
+    );
+    CREATE TABLE contraventions (
+        id VARCHAR PRIMARY KEY,
+        passage_id VARCHAR NOT NULL UNIQUE REFERENCES lane_passages (id),
+        camera_id VARCHAR NOT NULL,
+        location VARCHAR,
+        first_seen TIMESTAMPTZ NOT NULL,
+        last_seen TIMESTAMPTZ NOT NULL,
+        timezone VARCHAR NOT NULL,
+        vehicle_class VARCHAR NOT NULL,
+        footage VARCHAR NOT NULL,
+        footage_id VARCHAR NOT NULL,
+        first_frame INTEGER NOT NULL,
+        last_frame INTEGER NOT NULL,
+        status VARCHAR NOT NULL DEFAULT 'pending',
+        review_deadline TIMESTAMPTZ NOT NULL,
+    """ + PLATE_COLUMNS + """
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX contraventions_deadline ON contraventions (status, review_deadline);
+    """,
+]

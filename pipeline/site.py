@@ -1,0 +1,197 @@
+"""Camera site configuration: one YAML file per camera, validated before any footage is read.
+
+>>> site = load_site("sites/shenzhen_buslane.yaml")  # doctest: +SKIP
+>>> site.camera_id
+'SZ-BUSLANE-01'
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
+
+
+class SiteConfigError(ValueError):
+    """A site file is unreadable or invalid; the message names the file and each bad field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Point = tuple[float, float]
+
+
+def _polygon(points: list[Point]) -> list[Point]:
+    if len(points) < 3:
+        raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+    return points
+
+
+Polygon = Annotated[list[Point], AfterValidator(_polygon), Field(description="pixel (x, y) vertices")]
+
+
+class TimeWindow(_Strict):
+    """An enforcement window within one day, written "07:00-10:00"."""
+
+    start: time
+    end: time
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value):
+        if isinstance(value, str):
+            m = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", value)
+            if not m:
+                raise ValueError(f"{value!r} is not a window like '07:00-10:00'")
+            return {"start": m[1], "end": m[2]}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end <= self.start:
+            raise ValueError(f"window ends ({self.end:%H:%M}) before it starts ({self.start:%H:%M})")
+        return self
+
+    def contains(self, t: time) -> bool:
+        return self.start <= t < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class Hours(_Strict):
+    """When the lane is enforced: `at_any_time`, or windows per weekday ("mon-fri", "sat", …)."""
+
+    at_any_time: bool = False
+    windows: dict[str, list[TimeWindow]] = {}
+    treat_as_sunday: list[date] = []  # bank holidays
+    no_enforcement: list[date] = []
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _days(cls, windows):
+        for key in windows or {}:
+            expand_days(str(key))
+        return windows
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.at_any_time and not self.windows:
+            raise ValueError("give either at_any_time: true or at least one window")
+        return self
+
+    def windows_on(self, weekday: int) -> list[TimeWindow]:
+        return [w for key, ws in self.windows.items() if weekday in expand_days(key) for w in ws]
+
+
+def expand_days(key: str) -> list[int]:
+    """'mon-fri' -> [0, 1, 2, 3, 4]; 'sat' -> [5]; 'mon,wed' -> [0, 2]."""
+    days: list[int] = []
+    for part in key.lower().replace(" ", "").split(","):
+        ends = part.split("-")
+        if len(ends) > 2 or any(e not in WEEKDAYS for e in ends):
+            raise ValueError(f"unknown weekday {part!r} (use {', '.join(WEEKDAYS)} or a range like mon-fri)")
+        a, b = WEEKDAYS.index(ends[0]), WEEKDAYS.index(ends[-1])
+        if b < a:
+            raise ValueError(f"weekday range {part!r} runs backwards")
+        days += range(a, b + 1)
+    return days
+
+
+class Thresholds(_Strict):
+    min_seconds_in_lane: float = Field(2.0, ge=0)
+    min_distance_px: float = Field(60.0, ge=0, description="progress along the lane centreline, pixels")
+    rider_min_speed_px_s: float = Field(
+        30.0, ge=0, description="a 'person' moving along the lane at least this fast is a rider"
+    )
+
+
+class StartTime(_Strict):
+    """How a footage file's start time is found (``--start`` on the command line overrides all)."""
+
+    source: Literal["filename", "sidecar", "cli"] = "cli"
+    pattern: str | None = Field(None, description="regex with a group named ts, for source: filename")
+    format: str | None = Field(None, description="strptime format of the ts group")
+
+    @model_validator(mode="after")
+    def _needs_pattern(self):
+        if self.source == "filename":
+            if not (self.pattern and self.format):
+                raise ValueError("source: filename needs both pattern and format")
+            if "(?P<ts>" not in self.pattern:
+                raise ValueError("pattern needs a named group (?P<ts>...)")
+            re.compile(self.pattern)
+        return self
+
+
+class Detection(_Strict):
+    model: str = "vehicle_detector"  # a name in models/manifest.yaml or a path
+    confidence: float = Field(0.1, gt=0, lt=1)  # low: ByteTrack's second stage uses weak boxes
+    tracker: str = "bytetrack.yaml"
+    imgsz: int = 640
+
+
+class SiteConfig(_Strict):
+    camera_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    location: str = Field(min_length=1)
+    timezone: str = "Europe/London"
+    lanes: list[Polygon] = Field(min_length=1)
+    centreline: list[Point] = Field(min_length=2, description="lane axis in the direction of travel")
+    hours: Hours
+    exemption_zones: list[Polygon] = []
+    exempt_classes: list[str] = ["bus"]
+    thresholds: Thresholds = Thresholds()
+    start_time: StartTime = StartTime()
+    detection: Detection = Detection()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, tz: str):
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {tz!r}") from None
+        return tz
+
+    @field_validator("exempt_classes")
+    @classmethod
+    def _classes(cls, classes: list[str]):
+        unknown = set(classes) - set(VEHICLE_CLASSES)
+        if unknown:
+            raise ValueError(f"unknown vehicle class {sorted(unknown)} (known: {', '.join(VEHICLE_CLASSES)})")
+        return classes
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_site(path: str | Path) -> SiteConfig:
+    """Read and validate a site file; errors name the file and each bad field."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise SiteConfigError(f"{path}: cannot read site config ({e.strerror})") from e
+    except yaml.YAMLError as e:
+        raise SiteConfigError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(raw, dict):
+        raise SiteConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return SiteConfig.model_validate(raw)
+    except ValidationError as e:
+        lines = [
+            f"  {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
+        ]
+        raise SiteConfigError(f"{path}: invalid site config\n" + "\n".join(lines)) from None

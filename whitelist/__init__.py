@@ -1,0 +1,1 @@
+"""The approved-vehicle whitelist: import, versions, matching and whitelist gaps."""

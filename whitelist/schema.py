@@ -1,0 +1,3 @@
+"""Whitelist tables (filled in by the whitelist work)."""
+
+MIGRATIONS: list[str] = []
