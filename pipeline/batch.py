@@ -35,7 +35,6 @@ class FileResult:
     sha256: str | None
     status: str  # processed | failed | skipped
     error: str | None = None
-    warning: str | None = None
     start: datetime | None = None
     info: VideoInfo | None = None
     frames: int = 0
@@ -74,8 +73,7 @@ class BatchSummary:
             f"contraventions: {sum(r.contraventions for r in self.results)}",
             f"wall time: {self.seconds:.1f} s ({fps:.1f} frames/s)",
         ]
-        out += [f"FAILED {r.path}: {r.error}" for r in self.results if r.status == "failed"]
-        out += [f"WARNING {r.path}: {r.warning}" for r in self.results if r.warning]
+        out += [f"FAILED {r.error}" for r in self.results if r.status == "failed"]
         return out
 
 
@@ -144,8 +142,8 @@ class Batch:
         return result
 
     def _analyse(self, path: Path, sha: str) -> FileResult:
-        start = resolve_start(path, self.site.start_time, self.site.tz, self.start)
         with open_footage(path) as video:
+            start = resolve_start(path, self.site.start_time, self.site.tz, self.start)
             info = video.info
             geometry = LaneGeometry(self.site, info.width, info.height)
             tracker = self._tracker = self._tracker or self._tracker_factory(self.site)
@@ -158,11 +156,12 @@ class Batch:
                     builder.add(index, tracker.update(bgr))
                     frames = index + 1
                     bar.update()
-            warning = video.truncation_error
+            if video.truncation_error:
+                # Evidence from a damaged recording would not stand up; the whole file is reported.
+                raise FootageError(f"{path}: {video.truncation_error}")
         decisions = [d for t in builder.tracks() if (d := judge(t, geometry, self.site, info.fps, start))]
         decisions.sort(key=lambda d: d.first_frame)
-        return FileResult(path, sha, "processed", warning=warning, start=start, info=info,
-                          frames=frames, passages=tuple(decisions))
+        return FileResult(path, sha, "processed", start=start, info=info, frames=frames, passages=tuple(decisions))
 
 
 def default_tracker(site: SiteConfig) -> VehicleTracker:

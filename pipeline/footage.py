@@ -32,7 +32,7 @@ class VideoInfo:
     height: int
     fps: float
     codec: str
-    frames_estimate: int  # from the container; the decoded count is authoritative
+    frames_estimate: int  # declared by the container (frame count, else duration x rate)
 
 
 class Video:
@@ -51,7 +51,7 @@ class Video:
             self._stream.codec_context.name,
             self._stream.frames or round(duration_s * float(rate)),
         )
-        self.truncation_error: str | None = None  # set when a damaged tail ends decoding early
+        self.truncation_error: str | None = None  # set when decoding ends before the declared end
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """(frame index, BGR array) for every decodable frame; a damaged tail ends the stream."""
@@ -64,8 +64,12 @@ class Video:
         except av.error.FFmpegError as e:
             if index == 0:
                 raise FootageError(f"{self.path}: no frame could be decoded ({e})") from e
-            # A truncated recording still yields its intact frames; the caller records the error.
-            self.truncation_error = f"decoding stopped after frame {index - 1}: {e}"
+            self.truncation_error = f"damaged: decoding failed after frame {index - 1} ({e})"
+            return
+        # A file cut short (copy interrupted, recorder crash) often decodes cleanly up to the cut.
+        declared = self.info.frames_estimate
+        if declared and index < declared * 0.99:
+            self.truncation_error = f"truncated: only {index} of the {declared} frames its header declares could be decoded"
 
 
 @contextmanager

@@ -20,6 +20,9 @@ from pipeline.site import Hours, SiteConfig
 from pipeline.tracks import Track
 
 
+BOTTOM_MARGIN_PX = 5  # a box this close to the frame's bottom edge is cut off by it
+
+
 class LaneGeometry:
     """The site's polygons rasterised to masks once, so per-point tests are array lookups."""
 
@@ -114,7 +117,7 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
     """Apply the lane rules to one track; None when the vehicle never enters the lane."""
     points = track.ground_points
     # A box cut by the bottom of the frame hides where the vehicle meets the road.
-    visible = track.xyxy[:, 3] < geometry.height - 2
+    visible = track.xyxy[:, 3] < geometry.height - BOTTOM_MARGIN_PX
     in_lane = geometry.in_lane(points) & visible
     if not in_lane.any():
         return None

@@ -43,7 +43,6 @@ class CameraReport:
     gaps: list[str] = field(default_factory=list)
     low_fps: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
     passages: int = 0
     contraventions: int = 0
 
@@ -60,7 +59,6 @@ class CameraReport:
         out += [f"  gap: {g}" for g in self.gaps]
         out += [f"  LOW FRAME RATE: {f}" for f in self.low_fps]
         out += [f"  FAILED: {f}" for f in self.failures]
-        out += [f"  warning: {w}" for w in self.warnings]
         return out
 
 
@@ -77,8 +75,6 @@ def morning_report(store: Store) -> list[CameraReport]:
         r.hours_covered += (f["end_time"] - f["start_time"]).total_seconds() / 3600
         if f["fps"] is not None and f["fps"] < MIN_LEGAL_FPS:
             r.low_fps.append(f"{f['path']}: {f['fps']:.1f} frames/s, under the legal minimum of {MIN_LEGAL_FPS:g}")
-        if f["warning"]:
-            r.warnings.append(f"{f['path']}: {f['warning']}")
     for camera, r in reports.items():
         spans = [f for f in files if f["camera_id"] == camera and f["status"] == "processed"]
         for a, b in zip(spans, spans[1:]):

@@ -33,11 +33,11 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
     end = result.start + timedelta(seconds=result.frames / info.fps) if info and result.start else None
     con.execute(
         """INSERT INTO footage_files (id, path, camera_id, site_sha256, start_time, end_time, timezone, frames, fps,
-               width, height, codec, status, error, warning, processed_at, seconds_taken)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               width, height, codec, status, error, processed_at, seconds_taken)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [result.sha256, str(result.path.resolve()), site.camera_id, site_sha256, result.start, end, site.timezone,
          result.frames, info and info.fps, info and info.width, info and info.height, info and info.codec,
-         result.status, result.error, result.warning, now(), seconds],
+         result.status, result.error, now(), seconds],
     )
     for p in result.passages:
         pid = passage_id(result.sha256, p.track_id)

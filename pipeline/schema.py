@@ -37,7 +37,6 @@ MIGRATIONS = [
         codec VARCHAR,
         status VARCHAR NOT NULL,       -- processed | failed
         error VARCHAR,
-        warning VARCHAR,
         processed_at TIMESTAMPTZ NOT NULL,
         seconds_taken DOUBLE
     );
