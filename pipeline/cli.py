@@ -14,6 +14,8 @@ from typing import Annotated, Optional
 import typer
 
 app = typer.Typer(help="Bus lane enforcement from fixed CCTV.", no_args_is_help=True, add_completion=False)
+from whitelist.cli import app as whitelist_app
+app.add_typer(whitelist_app, name="whitelist")
 
 Db = Annotated[Path, typer.Option("--db", help="DuckDB database file")]
 

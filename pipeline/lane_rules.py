@@ -9,7 +9,7 @@ changes, turning, reaching premises) fail the time or distance test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import cv2
@@ -102,6 +102,7 @@ class PassageDecision:
     is_contravention: bool
     reason: str
     box: tuple[float, float, float, float]  # the vehicle's box at first_frame
+    track: Track = field(repr=False, compare=False)  # every observation, for evidence and plates
 
 
 def vehicle_class(track: Track, speed_px_s: float, rider_min_speed: float) -> str | None:
@@ -166,4 +167,5 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
         is_contravention=contravention,
         reason=reason,
         box=tuple(float(v) for v in track.xyxy[first]),
+        track=track,
     )

@@ -44,11 +44,11 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
         con.execute(
             """INSERT INTO lane_passages (id, footage_id, camera_id, track_id, vehicle_class, first_seen, last_seen,
                    first_frame, last_frame, frames_in_lane, seconds_in_lane, distance_px, in_force,
-                   is_contravention, reason, box)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   is_contravention, reason, box, track)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [pid, result.sha256, site.camera_id, p.track_id, p.vehicle_class, p.first_seen, p.last_seen,
              p.first_frame, p.last_frame, p.frames_in_lane, p.seconds_in_lane, p.distance_px, p.in_force,
-             p.is_contravention, p.reason, list(p.box)],
+             p.is_contravention, p.reason, list(p.box), p.track.to_json()],
         )
         if p.is_contravention:
             cid = contravention_id(site.camera_id, p.first_seen.astimezone(site.tz), p.track_id)

@@ -57,6 +57,9 @@ MIGRATIONS = [
         is_contravention BOOLEAN NOT NULL,
         reason VARCHAR NOT NULL,
         box DOUBLE[],
+        -- the whole track, {"frames": [...], "xyxy": [[x1, y1, x2, y2], ...]}, so evidence can
+        -- outline the vehicle in every frame without running the detector again
+        track JSON,
     """ + PLATE_COLUMNS + """
         plate_char_confidence DOUBLE[],
         plate_reads INTEGER,

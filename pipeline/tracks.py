@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,9 @@ class Track:
     def ground_points(self) -> np.ndarray:
         return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, self.xyxy[:, 3]], axis=1)
 
-    def box_at(self, frame: int) -> np.ndarray:
-        return self.xyxy[np.searchsorted(self.frames, frame)]
+    def to_json(self) -> str:
+        """Frames and whole-pixel boxes, as stored with each lane passage."""
+        return json.dumps({"frames": self.frames.tolist(), "xyxy": np.round(self.xyxy).astype(int).tolist()})
 
 
 class TrackBuilder:

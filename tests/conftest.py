@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
+import av
 import pytest
 import yaml
 
@@ -44,3 +48,47 @@ def shenzhen_tracks(bus_lane_site):
 
 def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
+
+
+def buslane(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"exit {done.returncode}\n{done.stderr}")
+    return done
+
+
+def sidecar(path: Path, start: str) -> None:
+    path.with_name(path.name + ".json").write_text(json.dumps({"start": start}))
+
+
+def write_low_rate_clip(path: Path, frames: int = 20, rate: int = 4) -> None:
+    """A short real clip re-encoded at 4 frames per second, under the legal minimum of 5."""
+    with open_footage(SHENZHEN) as source, av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for index, bgr in source.frames():
+            if index == frames:
+                break
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(bgr, format="bgr24")))
+        out.mux(stream.encode())
+
+
+@pytest.fixture(scope="session")
+def night(tmp_path_factory):
+    """A night's folder: the real clip, a low-frame-rate clip, a truncated mp4 and a text file named .mp4."""
+    folder = tmp_path_factory.mktemp("night")
+    clip = folder / "shenzhen.mp4"
+    clip.symlink_to(SHENZHEN)
+    sidecar(clip, "2016-03-18T12:21:25")
+    low = folder / "low_rate.mp4"
+    write_low_rate_clip(low)
+    sidecar(low, "2016-03-18T12:30:00")
+    truncated = folder / "truncated.mp4"
+    truncated.write_bytes(SHENZHEN.read_bytes()[:600_000])
+    sidecar(truncated, "2016-03-18T12:40:00")
+    text = folder / "notes.mp4"
+    text.write_text("not a video, just somebody's notes\n")
+    files = [clip, truncated, text, low]
+    db = folder / "night.duckdb"
+    first = buslane("process", BUS_LANE_SITE, *files, "--db", db, "--no-progress")
+    return {"db": db, "files": files, "first": first, "folder": folder}

@@ -1,0 +1,58 @@
+"""Re-evaluate pending contraventions against the current whitelist.
+
+A vehicle added to the list today clears yesterday's pending case: its status becomes
+'whitelisted' with the exempting entry and version recorded, and an audit row says so. Cases still
+pending get the current version's near misses. Decided cases are never touched, nor are the
+lane_passages rows, which keep the batch's original decision.
+
+>>> recheck(Store("var/demo.duckdb"), actor="officer:jo").cleared  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.store import Store, audit
+from whitelist.matching import load
+
+
+@dataclass(frozen=True)
+class ClearedCase:
+    contravention_id: str
+    plate: str
+    entry: str          # e.g. 'BX12BUS (bus, Northway Buses)'
+
+
+@dataclass(frozen=True)
+class RecheckResult:
+    version: int | None             # None: no whitelist imported, nothing checked
+    checked: int
+    cleared: tuple[ClearedCase, ...]
+    near_misses: int                # still pending, with a possible whitelisted vehicle
+
+
+def recheck(store: Store, actor: str) -> RecheckResult:
+    with store.transaction() as con:
+        wl = load(con)
+        if wl.version is None:
+            return RecheckResult(None, 0, (), 0)
+        pending = con.execute(
+            "SELECT id, plate, first_seen, timezone FROM contraventions"
+            " WHERE status = 'pending' AND plate IS NOT NULL ORDER BY first_seen, id"
+        ).fetchall()
+        cleared, near = [], 0
+        for case_id, plate, first_seen, tz in pending:
+            result = wl.check(plate, first_seen, tz)
+            con.execute(
+                "UPDATE contraventions SET status = ?, whitelist_version = ?, whitelist_entry = ?,"
+                " whitelist_near_miss = ? WHERE id = ? AND status = 'pending'",
+                ["whitelisted" if result.exempt else "pending", result.version, result.entry_text,
+                 result.near_miss_text, case_id],
+            )
+            if result.exempt:
+                audit(con, actor, "whitelist.recheck_cleared", "contravention", case_id,
+                      plate=result.plate, version=wl.version, entry=result.entry_text, day=result.day)
+                cleared.append(ClearedCase(case_id, result.plate, result.entry_text))
+            else:
+                near += bool(result.near_misses)
+        return RecheckResult(wl.version, len(pending), tuple(cleared), near)
