@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	mkdir -p var
-	$(BUSLANE) process sites/shenzhen_buslane.yaml $(SHARED)/data/footage/shenzhen_buslane_fixed_cctv_640x360.mp4 --db $(DEMO_DB)
+	$(BUSLANE) process sites/shenzhen_buslane.yaml $(SHARED)/data/footage/shenzhen_buslane_fixed_cctv_640x360.mp4 --db $(DEMO_DB) --start 2016-03-18T12:21:25
 	$(BUSLANE) contraventions --db $(DEMO_DB)
 	$(BUSLANE) report --db $(DEMO_DB)
 
@@ -28,3 +28,7 @@ test: setup
 
 bench: setup
 	$(BUSLANE) bench speed
+
+.PHONY: review
+review: setup
+	$(BUSLANE) review --db $(DEMO_DB)

@@ -1,49 +1,32 @@
-"""The night batch: each footage file is decoded once, tracked, judged, and recorded in one transaction.
+"""The night batch: analyse each footage file, then record it in one short transaction.
 
-A file already recorded as processed (same sha256) is skipped, so re-running a batch adds nothing;
-a file that cannot be read is recorded with its error and the batch carries on.
+A file already recorded as processed (same sha256) is skipped, so re-running a batch adds nothing,
+and a batch killed part-way resumes where it stopped: a file is either wholly recorded or not at
+all. A file that cannot be read is recorded with its error and the batch carries on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline.detection import UltralyticsTracker, VehicleTracker
-from pipeline.footage import FootageError, VideoInfo, footage_sha256, open_footage, resolve_start
-from pipeline.lane_rules import LaneGeometry, PassageDecision, judge
-from pipeline.models import resolve_model
+from pipeline.analysis import FileResult
+from pipeline.engines import engine_results
+from pipeline.footage import footage_sha256
 from pipeline.results import record_result
 from pipeline.site import SiteConfig, load_site
 from pipeline.store import Store, default_actor
-from pipeline.tracks import TrackBuilder
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FileResult:
-    path: Path
-    sha256: str | None
-    status: str  # processed | failed | skipped
-    error: str | None = None
-    start: datetime | None = None
-    info: VideoInfo | None = None
-    frames: int = 0
-    passages: tuple[PassageDecision, ...] = ()
-    seconds: float = 0.0
-
-    @property
-    def contraventions(self) -> int:
-        return sum(p.is_contravention for p in self.passages)
 
 
 @dataclass
@@ -65,10 +48,11 @@ class BatchSummary:
 
     def lines(self) -> list[str]:
         fps = self.frames / self.seconds if self.seconds else 0.0
+        detected = sum(r.frames_detected for r in self.results)
         out = [
             f"files: {len(self.results)} ({self.count('processed')} processed, "
             f"{self.count('skipped')} already done, {self.count('failed')} failed)",
-            f"frames: {self.frames}",
+            f"frames: {self.frames} ({detected} sent to the detector)",
             f"lane passages: {sum(len(r.passages) for r in self.results)}",
             f"contraventions: {sum(r.contraventions for r in self.results)}",
             f"wall time: {self.seconds:.1f} s ({fps:.1f} frames/s)",
@@ -80,26 +64,18 @@ class BatchSummary:
 class Batch:
     """Process footage files of one camera site into a store.
 
-    >>> Batch(load_site("sites/shenzhen_buslane.yaml"), Store("var/demo.duckdb")).run(["clip.mp4"])  # doctest: +SKIP
+    >>> Batch.from_files("sites/shenzhen_buslane.yaml", "var/demo.duckdb").run(["clip.mp4"])  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        site: SiteConfig,
-        store: Store,
-        *,
-        site_sha256: str | None = None,
-        start: datetime | None = None,
-        tracker_factory: Callable[[SiteConfig], VehicleTracker] | None = None,
-        actor: str | None = None,
-        progress: bool = True,
-    ):
+    def __init__(self, site: SiteConfig, store: Store, *, site_sha256: str | None = None,
+                 start: datetime | None = None, actor: str | None = None, progress: bool = True,
+                 workers: int | None = None, engine: str = "local", address: str | None = None):
         self.site, self.store, self.start = site, store, start
         self.site_sha256 = site_sha256
         self.actor = actor or default_actor()
         self.progress = progress
-        self._tracker_factory = tracker_factory or default_tracker
-        self._tracker: VehicleTracker | None = None
+        self.workers = workers or os.cpu_count() or 1
+        self.engine, self.address = engine, address
 
     @classmethod
     def from_files(cls, site_path: str | Path, db: str | Path, **kwargs) -> Batch:
@@ -110,60 +86,30 @@ class Batch:
     def run(self, files: Sequence[str | Path]) -> BatchSummary:
         summary = BatchSummary()
         began = time.monotonic()
-        bar = tqdm(files, desc="files", unit="file", file=sys.stderr, disable=not self.progress, position=0)
-        for path in bar:
-            result = self.process(Path(path))
+        jobs = []
+        for path in map(Path, files):
+            try:
+                sha = footage_sha256(path)
+            except OSError as e:
+                summary.results.append(FileResult(path, None, "failed", error=f"{path}: cannot read file ({e.strerror})"))
+                continue
+            if self.store.query("SELECT 1 FROM footage_files WHERE id = ? AND status = 'processed'", [sha]):
+                log.info("%s: already processed, skipped", path)
+                summary.results.append(FileResult(path, sha, "skipped"))
+            else:
+                jobs.append((path, sha))
+        results = engine_results(self.engine, self.site, jobs, self.start, workers=self.workers,
+                                 address=self.address, progress=self.progress)
+        for result in tqdm(results, total=len(jobs), desc="files", unit="file", file=sys.stderr,
+                           disable=not self.progress):
+            self._record(result)
             summary.results.append(result)
+        for result in summary.results:
             if result.status == "failed":
                 log.error("%s", result.error)
         summary.seconds = time.monotonic() - began
         return summary
 
-    def process(self, path: Path) -> FileResult:
-        began = time.monotonic()
-        try:
-            sha = footage_sha256(path)
-        except OSError as e:
-            return self._record(FileResult(path, None, "failed", error=f"{path}: cannot read file ({e.strerror})"))
-        if self.store.query("SELECT 1 FROM footage_files WHERE id = ? AND status = 'processed'", [sha]):
-            log.info("%s: already processed, skipped", path)
-            return FileResult(path, sha, "skipped")
-        try:
-            result = self._analyse(path, sha)
-        except FootageError as e:
-            result = FileResult(path, sha, "failed", error=str(e))
-        return self._record(result, time.monotonic() - began)
-
-    def _record(self, result: FileResult, seconds: float = 0.0) -> FileResult:
-        if result.sha256 is None:
-            return result  # nothing to key a row on (unreadable path); reported in the summary
+    def _record(self, result: FileResult) -> None:
         with self.store.transaction() as con:
-            record_result(con, result, self.site, self.site_sha256, self.actor, seconds)
-        return result
-
-    def _analyse(self, path: Path, sha: str) -> FileResult:
-        with open_footage(path) as video:
-            start = resolve_start(path, self.site.start_time, self.site.tz, self.start)
-            info = video.info
-            geometry = LaneGeometry(self.site, info.width, info.height)
-            tracker = self._tracker = self._tracker or self._tracker_factory(self.site)
-            tracker.start()
-            builder = TrackBuilder()
-            frames = 0
-            with tqdm(total=info.frames_estimate, desc=path.name, unit="frame", file=sys.stderr,
-                      disable=not self.progress, position=1, leave=False) as bar:
-                for index, bgr in video.frames():
-                    builder.add(index, tracker.update(bgr))
-                    frames = index + 1
-                    bar.update()
-            if video.truncation_error:
-                # Evidence from a damaged recording would not stand up; the whole file is reported.
-                raise FootageError(f"{path}: {video.truncation_error}")
-        decisions = [d for t in builder.tracks() if (d := judge(t, geometry, self.site, info.fps, start))]
-        decisions.sort(key=lambda d: d.first_frame)
-        return FileResult(path, sha, "processed", start=start, info=info, frames=frames, passages=tuple(decisions))
-
-
-def default_tracker(site: SiteConfig) -> VehicleTracker:
-    d = site.detection
-    return UltralyticsTracker(str(resolve_model(d.model)), d.confidence, d.tracker, d.imgsz)
+            record_result(con, result, self.site, self.site_sha256, self.actor)

@@ -16,6 +16,12 @@ import typer
 app = typer.Typer(help="Bus lane enforcement from fixed CCTV.", no_args_is_help=True, add_completion=False)
 from whitelist.cli import app as whitelist_app
 app.add_typer(whitelist_app, name="whitelist")
+from evidence.cli import app as evidence_app
+app.add_typer(evidence_app, name="evidence")
+from evidence.cli import retention_app
+app.add_typer(retention_app, name="retention")
+from review_app.cli import register as register_review_commands
+register_review_commands(app)
 
 Db = Annotated[Path, typer.Option("--db", help="DuckDB database file")]
 
@@ -57,6 +63,9 @@ def process(
     db: Db,
     start: Annotated[Optional[datetime], typer.Option(help="start of the footage, ISO 8601 (local to the site if no offset)")] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    workers: Annotated[Optional[int], typer.Option(help="files analysed at once (default: one per core)")] = None,
+    engine: Annotated[str, typer.Option(help="local, or ray to spread files over a Ray cluster")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start a local one)")] = None,
 ) -> None:
     """Process a night's footage for one camera site into the database."""
     from pipeline.batch import Batch
@@ -65,7 +74,10 @@ def process(
 
     _setup_logging()
     try:
-        batch = Batch.from_files(site, db, start=start, progress=progress)
+        if engine not in ("local", "ray"):
+            _fail(f"--engine: unknown engine {engine!r} (local or ray)")
+        batch = Batch.from_files(site, db, start=start, progress=progress, workers=workers, engine=engine,
+                                 address=address)
         summary = batch.run(footage)
     except (SiteConfigError, ModelError) as e:
         _fail(str(e))

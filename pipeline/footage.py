@@ -35,6 +35,31 @@ class VideoInfo:
     frames_estimate: int  # declared by the container (frame count, else duration x rate)
 
 
+class DecodedFrame:
+    """One decoded frame; the BGR and grey views are computed only when a stage asks for them."""
+
+    __slots__ = ("index", "_frame", "_bgr")
+
+    def __init__(self, index: int, frame: av.VideoFrame):
+        self.index, self._frame, self._bgr = index, frame, None
+
+    @property
+    def bgr(self) -> np.ndarray:
+        if self._bgr is None:
+            self._bgr = self._frame.to_ndarray(format="bgr24")
+        return self._bgr
+
+    def grey(self, step: int = 1) -> np.ndarray:
+        """The luma plane (no colour conversion for YUV footage), subsampled by `step`."""
+        f = self._frame
+        if f.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
+            plane = f.planes[0]
+            y = np.frombuffer(plane, np.uint8).reshape(f.height, plane.line_size)[:, : f.width]
+        else:
+            y = f.to_ndarray(format="gray")
+        return y[::step, ::step]
+
+
 class Video:
     def __init__(self, path: Path, container: av.container.InputContainer):
         self.path = path
@@ -54,12 +79,17 @@ class Video:
         self.truncation_error: str | None = None  # set when decoding ends before the declared end
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
-        """(frame index, BGR array) for every decodable frame; a damaged tail ends the stream."""
+        """(frame index, BGR array) for every decodable frame."""
+        for frame in self.decoded():
+            yield frame.index, frame.bgr
+
+    def decoded(self) -> Iterator[DecodedFrame]:
+        """Every decodable frame, decoded once; a damaged or truncated file sets truncation_error."""
         self._stream.thread_type = "AUTO"
         index = 0
         try:
             for frame in self._container.decode(self._stream):
-                yield index, frame.to_ndarray(format="bgr24")
+                yield DecodedFrame(index, frame)
                 index += 1
         except av.error.FFmpegError as e:
             if index == 0:

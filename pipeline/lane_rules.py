@@ -28,26 +28,28 @@ class LaneGeometry:
 
     def __init__(self, site: SiteConfig, width: int, height: int):
         self.width, self.height = width, height
-        self.lane = self._mask(site.lanes)
-        self.exempt = self._mask(site.exemption_zones)
+        self.lane = self.mask(site.lanes)
+        self.exempt = self.mask(site.exemption_zones)
         self.centreline = np.asarray(site.centreline, dtype=np.float64)
 
-    def _mask(self, polygons) -> np.ndarray:
+    def mask(self, polygons) -> np.ndarray:
+        """Boolean frame-sized mask of the union of polygons."""
         mask = np.zeros((self.height, self.width), np.uint8)
         for polygon in polygons:
             cv2.fillPoly(mask, [np.round(np.asarray(polygon)).astype(np.int32)], 1)
         return mask.astype(bool)
 
-    def _lookup(self, mask: np.ndarray, points: np.ndarray) -> np.ndarray:
+    def lookup(self, mask: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Whether each (x, y) point falls in the mask."""
         x = np.clip(points[:, 0].astype(int), 0, self.width - 1)
         y = np.clip(points[:, 1].astype(int), 0, self.height - 1)
         return mask[y, x]
 
     def in_lane(self, points: np.ndarray) -> np.ndarray:
-        return self._lookup(self.lane, points)
+        return self.lookup(self.lane, points)
 
     def in_exemption_zone(self, points: np.ndarray) -> np.ndarray:
-        return self._lookup(self.exempt, points)
+        return self.lookup(self.exempt, points)
 
     def progress(self, points: np.ndarray) -> np.ndarray:
         """Distance along the centreline (pixels) of each point's nearest projection onto it."""

@@ -11,7 +11,7 @@ from pipeline.site import SiteConfig
 from pipeline.store import audit, now
 
 if TYPE_CHECKING:
-    from pipeline.batch import FileResult
+    from pipeline.analysis import FileResult
 
 REVIEW_DAYS = 14  # the council's target for an officer's decision
 
@@ -26,7 +26,7 @@ def contravention_id(camera_id: str, first_seen_local, track_id: int) -> str:
 
 
 def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: SiteConfig,
-                  site_sha256: str | None, actor: str, seconds: float) -> None:
+                  site_sha256: str | None, actor: str) -> None:
     # A failed earlier attempt is replaced; a processed file never reaches here (skipped).
     con.execute("DELETE FROM footage_files WHERE id = ? AND status = 'failed'", [result.sha256])
     info = result.info
@@ -37,7 +37,7 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [result.sha256, str(result.path.resolve()), site.camera_id, site_sha256, result.start, end, site.timezone,
          result.frames, info and info.fps, info and info.width, info and info.height, info and info.codec,
-         result.status, result.error, now(), seconds],
+         result.status, result.error, now(), result.seconds],
     )
     for p in result.passages:
         pid = passage_id(result.sha256, p.track_id)

@@ -141,6 +141,25 @@ class Detection(_Strict):
     imgsz: int = 640
 
 
+class Processing(_Strict):
+    """How much work the batch may skip. Each setting trades a little safety margin for speed;
+    the README's "Speed" section says what each buys on the benchmark clips."""
+
+    lane_region: bool = Field(True, description="detect on the lane's surroundings only, not the whole frame")
+    region_margin_px: int = Field(48, ge=0, description="kept around the lane and exemption zones")
+    min_region_scale: float = Field(
+        0.75, gt=0, le=1, description="tile several frames into one model input while each keeps at least "
+        "this fraction of the resolution a whole-frame pass would give it"
+    )
+    motion_gate: bool = Field(True, description="skip detection while nothing moves in and around the lane")
+    motion_threshold: int = Field(25, ge=1, le=255, description="grey-level change that counts as movement")
+    motion_min_area_px: int = Field(120, ge=1, description="changed full-resolution pixels that count as motion")
+    idle_stride: int = Field(
+        5, ge=1, description="while something moves but no vehicle is near the lane, detect every k-th frame"
+    )
+    near_lane_px: int = Field(80, ge=0, description="a tracked vehicle this close to the lane keeps every frame detected")
+
+
 class SiteConfig(_Strict):
     camera_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     location: str = Field(min_length=1)
@@ -149,10 +168,13 @@ class SiteConfig(_Strict):
     centreline: list[Point] = Field(min_length=2, description="lane axis in the direction of travel")
     hours: Hours
     exemption_zones: list[Polygon] = []
+    # Burned-in overlays (the clock, the camera name) that change on their own: never "motion".
+    ignore_zones: list[Polygon] = []
     exempt_classes: list[str] = ["bus"]
     thresholds: Thresholds = Thresholds()
     start_time: StartTime = StartTime()
     detection: Detection = Detection()
+    processing: Processing = Processing()
 
     @field_validator("timezone")
     @classmethod

@@ -15,7 +15,6 @@ import yaml
 from pipeline.footage import open_footage
 from pipeline.models import PROJECT_ROOT
 from pipeline.site import load_site
-from pipeline.tracks import TrackBuilder
 
 SHARED = PROJECT_ROOT.parent / "shared"
 FOOTAGE = SHARED / "data" / "footage"
@@ -32,18 +31,28 @@ def bus_lane_site():
 
 
 @pytest.fixture(scope="session")
-def shenzhen_tracks(bus_lane_site):
-    """The real detector and tracker over every frame of the Shenzhen clip: (tracks, video info)."""
-    from pipeline.batch import default_tracker
+def general_lane_site():
+    return load_site(GENERAL_LANE_SITE)
 
-    tracker = default_tracker(bus_lane_site)
-    tracker.start()
-    builder = TrackBuilder()
-    with open_footage(SHENZHEN) as video:
-        for index, frame in video.frames():
-            builder.add(index, tracker.update(frame))
-        info = video.info
-    return builder.tracks(), info
+
+def _analyse(site):
+    from pipeline.analysis import Analyser
+
+    result = Analyser(site).analyse(SHENZHEN, "test", SHENZHEN_START)
+    assert result.status == "processed", result.error
+    return result
+
+
+@pytest.fixture(scope="session")
+def bus_lane_result(bus_lane_site):
+    """The production analysis (real detector and tracker) of the Shenzhen clip for the bus lane."""
+    return _analyse(bus_lane_site)
+
+
+@pytest.fixture(scope="session")
+def general_lane_result(general_lane_site):
+    """The same clip analysed for the neighbouring general traffic lane."""
+    return _analyse(general_lane_site)
 
 
 def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:

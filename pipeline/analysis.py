@@ -1,0 +1,131 @@
+"""One footage file in, its lane passages out: decode once, detect where it matters, track, judge.
+
+Pure computation (no database), so it runs the same in this process, in a worker process or on a
+Ray node; the batch records the returned FileResult.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from pipeline.detection import (
+    ByteTracker,
+    LaneRegionDetector,
+    RegionLayout,
+    UltralyticsDetector,
+    VehicleDetector,
+    grow,
+    region_of_interest,
+)
+from pipeline.footage import DecodedFrame, FootageError, VideoInfo, open_footage, resolve_start
+from pipeline.lane_rules import LaneGeometry, PassageDecision, judge
+from pipeline.models import resolve_model
+from pipeline.motion import STEP, MotionGate
+from pipeline.site import SiteConfig
+from pipeline.tracks import TrackBuilder
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: Path
+    sha256: str | None
+    status: str  # processed | failed | skipped
+    error: str | None = None
+    start: datetime | None = None
+    info: VideoInfo | None = None
+    frames: int = 0
+    frames_detected: int = 0
+    passages: tuple[PassageDecision, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def contraventions(self) -> int:
+        return sum(p.is_contravention for p in self.passages)
+
+
+class Analyser:
+    """Holds the loaded models; `analyse` may be called for many files in turn."""
+
+    def __init__(self, site: SiteConfig, detector: VehicleDetector | None = None, progress: bool = False):
+        d = site.detection
+        self.site = site
+        self.detector = detector or UltralyticsDetector(str(resolve_model(d.model)), d.confidence, d.imgsz)
+        self.tracker = ByteTracker(d.tracker)
+        self.progress = progress
+
+    def analyse(self, path: Path, sha: str, start: datetime | None = None) -> FileResult:
+        began = time.monotonic()
+        try:
+            with open_footage(path) as video:
+                when = resolve_start(path, self.site.start_time, self.site.tz, start)
+                frames, detected, tracks = self._track(video)
+                if video.truncation_error:
+                    # Evidence from a damaged recording would not stand up; the whole file is reported.
+                    raise FootageError(f"{path}: {video.truncation_error}")
+                info = video.info
+        except FootageError as e:
+            return FileResult(path, sha, "failed", error=str(e), seconds=time.monotonic() - began)
+        geometry = LaneGeometry(self.site, info.width, info.height)
+        decisions = sorted(
+            (d for t in tracks if (d := judge(t, geometry, self.site, info.fps, when))), key=lambda d: d.first_frame
+        )
+        return FileResult(path, sha, "processed", start=when, info=info, frames=frames, frames_detected=detected,
+                          passages=tuple(decisions), seconds=time.monotonic() - began)
+
+    def _track(self, video):
+        site, proc, info = self.site, self.site.processing, video.info
+        geometry = LaneGeometry(site, info.width, info.height)
+        lane_and_zones = geometry.lane | geometry.exempt
+        region = region_of_interest([lane_and_zones], proc.region_margin_px)
+        detector: VehicleDetector = self.detector
+        per_input = 1
+        if proc.lane_region:
+            layout = RegionLayout.plan(region, info.width, info.height, self.detector.imgsz, proc.min_region_scale)
+            detector, per_input = LaneRegionDetector(self.detector, layout), layout.per_input
+        gate = None
+        if proc.motion_gate:
+            watch = np.zeros_like(lane_and_zones)
+            x0, y0, x1, y1 = region
+            watch[y0:y1, x0:x1] = True
+            gate = MotionGate(watch & ~geometry.mask(site.ignore_zones), proc.motion_threshold, proc.motion_min_area_px)
+        near_lane = grow(lane_and_zones, proc.near_lane_px)
+
+        self.tracker.start()
+        builder = TrackBuilder()
+        pending: list[DecodedFrame] = []
+        state = {"near": False, "detected": 0}
+
+        def flush() -> None:
+            if not pending:
+                return
+            for frame, found in zip(pending, detector.detect([f.bgr for f in pending])):
+                tracked = self.tracker.update(found, (info.height, info.width))
+                builder.add(frame.index, tracked)
+                state["near"] = bool(geometry.lookup(near_lane, tracked.ground_points).any())
+            state["detected"] += len(pending)
+            pending.clear()
+
+        frames, last = 0, -proc.idle_stride
+        bar = tqdm(total=info.frames_estimate, desc=video.path.name, unit="frame", file=sys.stderr,
+                   disable=not self.progress, leave=False)
+        for frame in video.decoded():
+            frames = frame.index + 1
+            bar.update()
+            moved = gate.moved(frame.grey(STEP)) if gate else True
+            # Every frame while a vehicle is near the lane (entries, exits, time in it); otherwise
+            # every k-th frame while something moves, and none while nothing does.
+            if state["near"] or (moved and frame.index - last >= proc.idle_stride):
+                pending.append(frame)
+                last = frame.index
+                if len(pending) >= per_input or not state["near"]:
+                    flush()
+        flush()
+        bar.close()
+        return frames, state["detected"], builder.tracks()
