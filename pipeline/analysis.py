@@ -119,9 +119,10 @@ class Analyser:
             frames = frame.index + 1
             bar.update()
             moved = gate.moved(frame.grey(STEP)) if gate else True
-            # Every frame while a vehicle is near the lane (entries, exits, time in it); otherwise
-            # every k-th frame while something moves, and none while nothing does.
-            if state["near"] or (moved and frame.index - last >= proc.idle_stride):
+            # Densely while a vehicle is near the lane (entries, exits, time in it); sparsely while
+            # something moves elsewhere in the region; not at all while nothing moves.
+            stride = proc.near_stride if state["near"] else proc.idle_stride
+            if (state["near"] or moved) and frame.index - last >= stride:
                 pending.append(frame)
                 last = frame.index
                 if len(pending) >= per_input or not state["near"]:

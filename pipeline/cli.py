@@ -111,3 +111,31 @@ def report(db: Db) -> None:
         typer.echo("no footage recorded yet")
     for r in reports:
         typer.echo("\n".join(r.lines()))
+
+
+bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("speed")
+def bench_speed(
+    night: Annotated[bool, typer.Option(help="include the assembled 20-minute night clip")] = True,
+    cache: Annotated[Path, typer.Option(help="where the night clip is built and kept")] = Path("var/bench"),
+) -> None:
+    """Decode-only, baseline and `buslane process` frames per second on the benchmark clips."""
+    from pipeline.bench.night_clip import night_clip
+    from pipeline.bench.speed import bench
+    from pipeline.models import PROJECT_ROOT
+
+    _setup_logging()
+    footage = PROJECT_ROOT.parent / "shared" / "data" / "footage"
+    shenzhen = footage / "shenzhen_buslane_fixed_cctv_640x360.mp4"
+    bus_lane = PROJECT_ROOT / "sites" / "shenzhen_buslane.yaml"
+    clips = [
+        ("shenzhen (dense daytime)", shenzhen, bus_lane),
+        ("motorway 720p", footage / "motorway_overpass_fixed_720p.mp4", PROJECT_ROOT / "sites" / "motorway_overpass.yaml"),
+    ]
+    if night:
+        clips.append(("night (20 min, assembled)", night_clip(shenzhen, cache), bus_lane))
+    for line in bench(clips):
+        typer.echo(line)

@@ -157,7 +157,10 @@ class Processing(_Strict):
     idle_stride: int = Field(
         5, ge=1, description="while something moves but no vehicle is near the lane, detect every k-th frame"
     )
-    near_lane_px: int = Field(80, ge=0, description="a tracked vehicle this close to the lane keeps every frame detected")
+    near_lane_px: int = Field(80, ge=0, description="how close to the lane a tracked vehicle counts as near it")
+    near_stride: int = Field(
+        1, ge=1, description="while a vehicle is near or in the lane, detect every k-th frame (2 loses small riders)"
+    )
 
 
 class SiteConfig(_Strict):

@@ -1,0 +1,120 @@
+"""`buslane bench speed`: frames per second of decode-only, the baseline and `buslane process`.
+
+Every figure comes from the same run on the same machine. Each measurement runs in a fresh
+process so its peak memory (max RSS) is its own. The baseline is ultralytics `model.track` on every
+whole frame with the same model, classes, confidence and tracker, and the same lane rules applied
+afterwards.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import av
+
+from pipeline.analysis import Analyser
+from pipeline.detection import UltralyticsTracker
+from pipeline.footage import open_footage
+from pipeline.lane_rules import LaneGeometry, judge
+from pipeline.models import resolve_model
+from pipeline.site import SiteConfig, load_site
+from pipeline.tracks import TrackBuilder
+
+START = datetime.fromisoformat("2016-03-18T12:21:25")
+
+
+@dataclass(frozen=True)
+class Run:
+    frames: int
+    seconds: float
+    spans: tuple[tuple[int, int], ...]  # contraventions' frame spans
+    peak_mb: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def decode_only(path: Path) -> Run:
+    began = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        frames = sum(1 for _ in container.decode(stream))
+    return Run(frames, time.perf_counter() - began, (), _peak_mb())
+
+
+def baseline(path: Path, site: SiteConfig) -> Run:
+    d = site.detection
+    tracker = UltralyticsTracker(str(resolve_model(d.model)), d.confidence, d.tracker, d.imgsz)
+    began = time.perf_counter()
+    builder = TrackBuilder()
+    with open_footage(path) as video:
+        for index, bgr in video.frames():
+            builder.add(index, tracker.update(bgr))
+        info = video.info
+    geometry = LaneGeometry(site, info.width, info.height)
+    start = START.replace(tzinfo=site.tz)
+    decisions = [d for t in builder.tracks() if (d := judge(t, geometry, site, info.fps, start))]
+    spans = tuple(sorted((d.first_frame, d.last_frame) for d in decisions if d.is_contravention))
+    frames = max(int(t.frames.max()) for t in builder.tracks()) + 1 if builder.tracks() else info.frames_estimate
+    return Run(max(frames, info.frames_estimate), time.perf_counter() - began, spans, _peak_mb())
+
+
+def process(path: Path, site: SiteConfig) -> Run:
+    analyser = Analyser(site)
+    began = time.perf_counter()
+    result = analyser.analyse(path, "bench", START)
+    spans = tuple(sorted((d.first_frame, d.last_frame) for d in result.passages if d.is_contravention))
+    return Run(result.frames, time.perf_counter() - began, spans, _peak_mb())
+
+
+def _isolated(fn, *args) -> Run:
+    with ProcessPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def same_contraventions(a: tuple, b: tuple) -> str:
+    """'yes' when each contravention of one run overlaps exactly one of the other's, in frames."""
+    def matched(x, ys):
+        return sum(x[0] <= y[1] and y[0] <= x[1] for y in ys) == 1
+    if len(a) == len(b) and all(matched(x, b) for x in a) and all(matched(y, a) for y in b):
+        return "yes"
+    return "NO"
+
+
+def bench(clips: list[tuple[str, Path, Path]]) -> list[str]:
+    header = f"{'clip':<26}{'frames':>8}{'real-time s':>12}  {'run':<10}{'fps':>9}{'x baseline':>11}{'x real time':>12}{'contraventions':>16}{'peak MB':>9}"
+    lines = [header, "-" * len(header)]
+    for name, path, site_path in clips:
+        site = load_site(site_path)
+        runs = {
+            "decode": _isolated(decode_only, path),
+            "baseline": _isolated(baseline, path, site),
+            "process": _isolated(process, path, site),
+        }
+        fps_clip = _clip_fps(path)
+        base = runs["baseline"]
+        for label, run in runs.items():
+            found = "-" if label == "decode" else str(len(run.spans))
+            lines.append(
+                f"{name:<26}{run.frames:>8}{run.frames / fps_clip:>12.0f}  {label:<10}{run.fps:>9.1f}"
+                f"{run.fps / base.fps:>11.2f}{run.fps / fps_clip:>12.1f}{found:>16}{run.peak_mb:>9.0f}"
+            )
+        lines.append(f"{'':<26}same contraventions as the baseline: {same_contraventions(base.spans, runs['process'].spans)}; "
+                     f"process time / decode time: {runs['process'].seconds / runs['decode'].seconds:.1f}")
+    return lines
+
+
+def _clip_fps(path: Path) -> float:
+    with open_footage(path) as video:
+        return video.info.fps
