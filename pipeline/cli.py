@@ -13,15 +13,11 @@ from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(help="Bus lane enforcement from fixed CCTV.", no_args_is_help=True, add_completion=False)
-from whitelist.cli import app as whitelist_app
-app.add_typer(whitelist_app, name="whitelist")
 from evidence.cli import app as evidence_app
-app.add_typer(evidence_app, name="evidence")
 from evidence.cli import retention_app
-app.add_typer(retention_app, name="retention")
-from review_app.cli import register as register_review_commands
-register_review_commands(app)
+from whitelist.cli import app as whitelist_app
+
+app = typer.Typer(help="Bus lane enforcement from fixed CCTV.", no_args_is_help=True, add_completion=False)
 
 Db = Annotated[Path, typer.Option("--db", help="DuckDB database file")]
 
@@ -139,3 +135,8 @@ def bench_speed(
         clips.append(("night (20 min, assembled)", night_clip(shenzhen, cache), bus_lane))
     for line in bench(clips):
         typer.echo(line)
+
+
+app.add_typer(whitelist_app, name="whitelist")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(retention_app, name="retention")

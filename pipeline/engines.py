@@ -48,7 +48,11 @@ def run_ray(site: SiteConfig, jobs: list[Job], start: datetime | None, address: 
     """Spread files over a Ray cluster (`address` None starts a local instance)."""
     import ray
 
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    if address is None:  # a local instance, sized for this machine
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, object_store_memory=256 * 2**20,
+                 ignore_reinit_error=True, log_to_driver=False)
+    else:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
 
     @ray.remote(num_cpus=1)
     class Worker:

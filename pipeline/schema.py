@@ -1,5 +1,8 @@
 """Core tables: footage files, lane passages, contraventions and the audit log.
 
+No foreign keys: DuckDB refuses to update a row that another table references (an update is a
+delete and insert underneath), and plate reads, statuses and corrections update these rows.
+
 Append a new step to MIGRATIONS to change the schema; never edit a released step.
 """
 
@@ -42,7 +45,7 @@ MIGRATIONS = [
     );
     CREATE TABLE lane_passages (
         id VARCHAR PRIMARY KEY,
-        footage_id VARCHAR NOT NULL REFERENCES footage_files (id),
+        footage_id VARCHAR NOT NULL,
         camera_id VARCHAR NOT NULL,
         track_id INTEGER NOT NULL,
         vehicle_class VARCHAR NOT NULL,
@@ -70,7 +73,7 @@ MIGRATIONS = [
     );
     CREATE TABLE contraventions (
         id VARCHAR PRIMARY KEY,
-        passage_id VARCHAR NOT NULL UNIQUE REFERENCES lane_passages (id),
+        passage_id VARCHAR NOT NULL UNIQUE,
         camera_id VARCHAR NOT NULL,
         location VARCHAR,
         first_seen TIMESTAMPTZ NOT NULL,

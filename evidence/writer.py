@@ -1,0 +1,180 @@
+"""Write one contravention's evidence folder and record its hashes; the batch calls this per case.
+
+    root/<camera>/<YYYY-MM-DD>/<id>/
+        original.mp4   the source's packets, stream-copied (same container type as the source)
+        review.mp4     H.264 with the data bar, lane and vehicle outlined
+        overview.png   the vehicle in the lane, with the data bar
+        plate.png      plate close-up (or a labelled vehicle close-up when no plate was read)
+        metadata.json  manifest.json  SHA256SUMS
+
+The folder is built under a hidden name beside it and renamed into place when complete, so a
+crash never leaves a half-written case that looks finished. The source is only ever opened for
+reading.
+
+>>> folder = write_case(store, "SZ-BUSLANE-01-20160318-122205-T459", site, Path("sites/sz.yaml"),
+...                     Path("var/evidence"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from evidence.case import Case, load_case
+from evidence.databar import Stamp, add_bar, bar_height
+from evidence.manifest import write_manifest
+from evidence.metadata import build_metadata
+from evidence.overlays import draw_scene
+from evidence.review_copy import ReviewCopy
+from evidence.segment import SegmentPlan, cut_segment, plan_segment
+from evidence.settings import EvidenceError, EvidenceSettings
+from evidence.source import PacketIndex, decode_frames, packet_index
+from evidence.stills import Still, close_up, overview, write_png
+from pipeline.models import sha256_file
+from pipeline.site import SiteConfig
+from pipeline.store import Store, audit, default_actor, now
+
+log = logging.getLogger(__name__)
+
+REVIEW = "review.mp4"
+OVERVIEW = "overview.png"
+CLOSEUP = "plate.png"
+METADATA = "metadata.json"
+
+
+def write_case(store: Store, contravention_id: str, site: SiteConfig, site_path: Path, root: Path,
+               settings: EvidenceSettings = EvidenceSettings(), *, actor: str | None = None) -> Path:
+    """Write (or rewrite) the case's evidence folder under `root` and return its path.
+
+    The seconds taken are logged and stored in evidence_cases.seconds_taken.
+    """
+    began = time.monotonic()
+    case = load_case(store, contravention_id)
+    _check_inputs(case, site, site_path)
+    index = packet_index(case.source)
+    if index.frames != case.footage["frames"]:
+        raise EvidenceError(f"{case.id}: {case.source} now has {index.frames} frames, "
+                            f"the batch counted {case.footage['frames']}; frame numbers would not match")
+    plan = plan_segment(index, case.first_frame - round(settings.pre_seconds * case.fps),
+                        case.last_frame + round(settings.post_seconds * case.fps))
+
+    final = root / case.folder()
+    work = final.parent / f".{case.id}.partial"
+    shutil.rmtree(work, ignore_errors=True)  # left by an interrupted run
+    work.mkdir(parents=True)
+    try:
+        original = f"original{case.source.suffix.lower() or '.mp4'}"
+        cut_segment(index, plan, work / original)
+        files = {original: {"kind": "original", "first_frame": plan.first_frame, "last_frame": plan.last_frame,
+                            "frames": plan.frames, "method": "stream copy of the source's video packets, not re-encoded"}}
+        files |= _render(case, site, index, plan, work, settings)
+        created_at = now()
+        meta = build_metadata(case, site, site_path, plan, files, settings, created_at)
+        (work / METADATA).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        kinds = {name: info["kind"] for name, info in files.items()} | {METADATA: "metadata"}
+        records = write_manifest(work, kinds, case.id, created_at)
+        manifest_sha = next(r.sha256 for r in records if r.kind == "manifest")
+        _move_into_place(work, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    seconds = time.monotonic() - began
+    with store.transaction() as con:
+        con.execute(
+            "INSERT OR REPLACE INTO evidence_cases (contravention_id, folder, manifest_sha256, files, bytes,"
+            " segment_first_frame, segment_last_frame, seconds_taken, created_at, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [case.id, case.folder().as_posix(), manifest_sha, len(records), sum(r.bytes for r in records),
+             plan.first_frame, plan.last_frame, seconds, created_at, actor or default_actor()],
+        )
+        con.execute("DELETE FROM evidence_files WHERE contravention_id = ?", [case.id])
+        con.executemany(
+            "INSERT INTO evidence_files (contravention_id, path, sha256, bytes, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [[case.id, r.path, r.sha256, r.bytes, r.kind, created_at] for r in records],
+        )
+        audit(con, actor or default_actor(), "evidence.written", "contravention", case.id,
+              folder=case.folder().as_posix(), manifest_sha256=manifest_sha, files=len(records),
+              seconds=round(seconds, 3))
+    log.info("%s: evidence written to %s in %.2f s", case.id, final, seconds)
+    return final
+
+
+def _check_inputs(case: Case, site: SiteConfig, site_path: Path) -> None:
+    """The evidence must describe the recording and the site config the batch actually used."""
+    if site.camera_id != case.contravention["camera_id"]:
+        raise EvidenceError(f"{case.id}: recorded by camera {case.contravention['camera_id']}, "
+                            f"not by {site.camera_id} ({site_path})")
+    site_sha = hashlib.sha256(site_path.read_bytes()).hexdigest()
+    if case.footage["site_sha256"] not in (None, site_sha):
+        raise EvidenceError(f"{case.id}: {site_path} has changed since the batch used it "
+                            f"(sha256 {site_sha[:12]}…, batch used {case.footage['site_sha256'][:12]}…)")
+    try:
+        source_sha = sha256_file(case.source.resolve())
+    except OSError as e:
+        raise EvidenceError(f"{case.id}: cannot read the recording {case.source} ({e.strerror})") from e
+    if source_sha != case.footage["id"]:
+        raise EvidenceError(f"{case.id}: {case.source} is not the recording the batch processed (sha256 differs)")
+
+
+def _render(case: Case, site: SiteConfig, index: PacketIndex, plan: SegmentPlan, work: Path,
+            settings: EvidenceSettings) -> dict[str, dict]:
+    """Decode the frames once: every segment frame into the review copy, two of them as stills."""
+    first, last = case.first_frame, case.last_frame
+    overview_frame = case.track.nearest_frame((first + last) // 2, first, last) or (first + last) // 2
+    plate_frame, plate_box = case.passage["plate_frame"], case.passage["plate_box"]
+    has_plate = plate_frame is not None and bool(plate_box)
+    closeup_frame = plate_frame if has_plate else case.track.largest_frame(plan.first_frame, plan.last_frame)
+    wanted = [plan.first_frame, plan.last_frame, overview_frame, closeup_frame]
+    stills: dict[str, Still] = {}
+    height, width = case.footage["height"], case.footage["width"]
+    review = ReviewCopy(work / REVIEW, width, height + bar_height(width), index.rate, settings)
+    with review:
+        for number, bgr in decode_frames(index, min(wanted), max(wanted)):
+            stamp = Stamp(case.time_of(number), site.camera_id, site.location, number)
+            vehicle = case.track.at(number)
+            if plan.first_frame <= number <= plan.last_frame:
+                review.add(add_bar(draw_scene(bgr.copy(), site, vehicle), stamp))
+            if number == overview_frame:
+                stills[OVERVIEW] = overview(bgr, stamp, site, vehicle)
+            if number == closeup_frame:
+                stills[CLOSEUP] = _close_up(case, bgr, stamp, plate_box if has_plate else None)
+    for name, still in stills.items():
+        text = still.text | {"Contravention": case.id, "Camera": site.camera_id, "Location": site.location,
+                             "Source-sha256": case.footage["id"]}
+        write_png(work / name, still.image, text)
+    review_info = {
+        "kind": "review", "codec": "h264", "pix_fmt": "yuv420p", "crf": settings.crf, "preset": settings.preset,
+        "width": review.width, "height": review.height, "fps": float(index.rate), "frames": review.frames,
+        "first_frame": plan.first_frame, "last_frame": plan.last_frame,
+        "duration_s": round(review.frames / float(index.rate), 3),
+        "overlays": "data bar below the picture; bus lane outlined green, exemption zones blue, vehicle box red "
+                    "(orange where held from the nearest frame the detector saw it in)",
+    }
+    return {REVIEW: review_info} | {name: still.info for name, still in stills.items()}
+
+
+def _close_up(case: Case, bgr, stamp: Stamp, plate_box: list[float] | None) -> Still:
+    if plate_box:
+        p = case.passage
+        confidence = f"{p['plate_confidence']:.2f}" if p["plate_confidence"] is not None else "n/a"
+        detail = f"plate read {p['plate'] or '(none)'}, confidence {confidence}, status {p['plate_status'] or 'n/a'}"
+        box = tuple(round(v) for v in plate_box)
+        return close_up(bgr, stamp, box, "plate", "PLATE CLOSE-UP", detail)
+    vehicle = case.track.at(stamp.frame)
+    return close_up(bgr, stamp, vehicle.box, "vehicle", "VEHICLE CLOSE-UP (no plate read)",
+                    "the vehicle where its box is largest in the segment; this is not a plate read")
+
+
+def _move_into_place(work: Path, final: Path) -> None:
+    if final.exists():  # a rewrite: swap the old folder out, then remove it
+        old = final.parent / f".{final.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        work.rename(final)
+        shutil.rmtree(old)
+    else:
+        work.rename(final)
