@@ -19,6 +19,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from evidence.settings import EvidenceError, default_root
+from evidence.writer import write_case
 from pipeline.analysis import FileResult
 from pipeline.engines import engine_results
 from pipeline.footage import footage_sha256
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 class BatchSummary:
     results: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
+    evidence_seconds: float = 0.0
+    evidence_failures: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -46,6 +50,10 @@ class BatchSummary:
         """False only when nothing at all could be processed."""
         return not self.results or any(r.status != "failed" for r in self.results)
 
+    @property
+    def evidence_share(self) -> float:
+        return self.evidence_seconds / self.seconds if self.seconds else 0.0
+
     def lines(self) -> list[str]:
         fps = self.frames / self.seconds if self.seconds else 0.0
         detected = sum(r.frames_detected for r in self.results)
@@ -56,8 +64,10 @@ class BatchSummary:
             f"lane passages: {sum(len(r.passages) for r in self.results)}",
             f"contraventions: {sum(r.contraventions for r in self.results)}",
             f"wall time: {self.seconds:.1f} s ({fps:.1f} frames/s)",
+            f"evidence: {self.evidence_seconds:.1f} s, {self.evidence_share:.0%} of the wall time",
         ]
         out += [f"FAILED {r.error}" for r in self.results if r.status == "failed"]
+        out += [f"EVIDENCE NOT WRITTEN {e}" for e in self.evidence_failures]
         return out
 
 
@@ -67,11 +77,12 @@ class Batch:
     >>> Batch.from_files("sites/shenzhen_buslane.yaml", "var/demo.duckdb").run(["clip.mp4"])  # doctest: +SKIP
     """
 
-    def __init__(self, site: SiteConfig, store: Store, *, site_sha256: str | None = None,
+    def __init__(self, site: SiteConfig, site_path: Path, store: Store, *, evidence_root: Path | None = None,
                  start: datetime | None = None, actor: str | None = None, progress: bool = True,
                  workers: int | None = None, engine: str = "local", address: str | None = None):
-        self.site, self.store, self.start = site, store, start
-        self.site_sha256 = site_sha256
+        self.site, self.site_path, self.store, self.start = site, site_path, store, start
+        self.site_sha256 = hashlib.sha256(site_path.read_bytes()).hexdigest()
+        self.evidence_root = evidence_root or default_root()
         self.actor = actor or default_actor()
         self.progress = progress
         self.workers = workers or os.cpu_count() or 1
@@ -81,7 +92,7 @@ class Batch:
     def from_files(cls, site_path: str | Path, db: str | Path, **kwargs) -> Batch:
         site_path = Path(site_path)
         site = load_site(site_path)  # fails before any footage is read
-        return cls(site, Store(db), site_sha256=hashlib.sha256(site_path.read_bytes()).hexdigest(), **kwargs)
+        return cls(site, site_path, Store(db), **kwargs)
 
     def run(self, files: Sequence[str | Path]) -> BatchSummary:
         summary = BatchSummary()
@@ -102,7 +113,15 @@ class Batch:
                                  address=self.address, progress=self.progress)
         for result in tqdm(results, total=len(jobs), desc="files", unit="file", file=sys.stderr,
                            disable=not self.progress):
-            self._record(result)
+            for contravention in self._record(result):
+                began_case = time.monotonic()
+                try:
+                    write_case(self.store, contravention, self.site, self.site_path, self.evidence_root,
+                               actor=self.actor)
+                except EvidenceError as e:
+                    # The case stays in the queue; `buslane evidence write --missing` retries it.
+                    summary.evidence_failures.append(f"{contravention}: {e}")
+                summary.evidence_seconds += time.monotonic() - began_case
             summary.results.append(result)
         for result in summary.results:
             if result.status == "failed":
@@ -110,6 +129,6 @@ class Batch:
         summary.seconds = time.monotonic() - began
         return summary
 
-    def _record(self, result: FileResult) -> None:
+    def _record(self, result: FileResult) -> list[str]:
         with self.store.transaction() as con:
-            record_result(con, result, self.site, self.site_sha256, self.actor)
+            return record_result(con, result, self.site, self.site_sha256, self.actor)

@@ -62,6 +62,7 @@ def process(
     workers: Annotated[Optional[int], typer.Option(help="files analysed at once (default: one per core)")] = None,
     engine: Annotated[str, typer.Option(help="local, or ray to spread files over a Ray cluster")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start a local one)")] = None,
+    evidence: Annotated[Optional[Path], typer.Option(help="evidence root (default: $BUSLANE_EVIDENCE or var/evidence)")] = None,
 ) -> None:
     """Process a night's footage for one camera site into the database."""
     from pipeline.batch import Batch
@@ -73,7 +74,7 @@ def process(
         if engine not in ("local", "ray"):
             _fail(f"--engine: unknown engine {engine!r} (local or ray)")
         batch = Batch.from_files(site, db, start=start, progress=progress, workers=workers, engine=engine,
-                                 address=address)
+                                 address=address, evidence_root=evidence)
         summary = batch.run(footage)
     except (SiteConfigError, ModelError) as e:
         _fail(str(e))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -23,6 +24,12 @@ SHENZHEN_START = datetime.fromisoformat("2016-03-18T12:21:25")  # burned into th
 BUS_LANE_SITE = PROJECT_ROOT / "sites" / "shenzhen_buslane.yaml"
 GENERAL_LANE_SITE = PROJECT_ROOT / "tests" / "sites" / "shenzhen_general_lane.yaml"
 LABELS = yaml.safe_load((PROJECT_ROOT / "tests" / "labels" / "shenzhen.yaml").read_text())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def evidence_outside_the_repo(tmp_path_factory):
+    """Batches run by tests keep their evidence in a temporary folder unless told otherwise."""
+    os.environ["BUSLANE_EVIDENCE"] = str(tmp_path_factory.mktemp("evidence"))
 
 
 @pytest.fixture(scope="session")
@@ -99,5 +106,6 @@ def night(tmp_path_factory):
     text.write_text("not a video, just somebody's notes\n")
     files = [clip, truncated, text, low]
     db = folder / "night.duckdb"
-    first = buslane("process", BUS_LANE_SITE, *files, "--db", db, "--no-progress")
-    return {"db": db, "files": files, "first": first, "folder": folder}
+    evidence = folder / "evidence"
+    first = buslane("process", BUS_LANE_SITE, *files, "--db", db, "--no-progress", "--evidence", evidence)
+    return {"db": db, "files": files, "first": first, "folder": folder, "evidence": evidence}

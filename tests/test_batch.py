@@ -119,3 +119,13 @@ def test_a_missing_model_is_named_with_every_place_looked(tmp_path):
     (tmp_path / "clip.mp4").symlink_to(SHENZHEN)
     done = buslane("process", path, tmp_path / "clip.mp4", "--db", tmp_path / "m.duckdb", "--no-progress", check=False)
     assert done.returncode == 2 and "model 'vehicle_detector_v9' is neither a name in" in done.stderr
+
+
+def test_the_batch_writes_verifiable_evidence_for_every_contravention(night):
+    assert "evidence: " in night["first"].stderr and "of the wall time" in night["first"].stderr
+    ids = [r[0] for r in rows(night["db"], "SELECT id FROM contraventions")]
+    for cid in ids:
+        folders = list(night["evidence"].glob(f"SZ-BUSLANE-01/2016-03-18/{cid}"))
+        assert folders and (folders[0] / "review.mp4").is_file() and (folders[0] / "original.mp4").is_file()
+    done = buslane("evidence", "verify", "--all", "--db", night["db"], "--root", night["evidence"])
+    assert done.returncode == 0
