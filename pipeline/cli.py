@@ -15,6 +15,7 @@ import typer
 
 from evidence.cli import app as evidence_app
 from evidence.cli import retention_app
+from review_app.cli import register as register_review_commands
 from whitelist.cli import app as whitelist_app
 
 app = typer.Typer(help="Bus lane enforcement from fixed CCTV.", no_args_is_help=True, add_completion=False)
@@ -141,3 +142,4 @@ def bench_speed(
 app.add_typer(whitelist_app, name="whitelist")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(retention_app, name="retention")
+register_review_commands(app)

@@ -29,6 +29,7 @@ import duckdb
 SCHEMA_MODULES = {
     "core": "pipeline.schema",
     "whitelist": "whitelist.schema",
+    "review": "review_app.schema",
     "evidence": "evidence.schema",
 }
 

@@ -1,0 +1,1 @@
+"""The officers' review app: Streamlit pages in views/, business rules in services/."""

@@ -1,0 +1,29 @@
+"""The review app's entry point: `buslane review --db PATH` runs `streamlit run` on this file.
+
+Sign-in first; then the page chosen in the sidebar. Pages only render: decisions are made by
+review_app.services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from review_app.views import case, dashboard, gaps, handover, queue
+from review_app.views.common import CASE, DASHBOARD, GAPS, HANDOVER, PAGES, QUEUE, context
+from review_app.views.signin import require_user
+
+RENDER = {QUEUE: queue.render, CASE: case.render, GAPS: gaps.render, DASHBOARD: dashboard.render,
+          HANDOVER: handover.render}
+
+st.set_page_config(page_title="Bus lane review", layout="wide")
+ctx = context()
+user = require_user(ctx)
+if "nav_to" in st.session_state:  # set by a page (e.g. "Open case") before this run's sidebar exists
+    st.session_state["page"] = st.session_state.pop("nav_to")
+page = st.sidebar.radio("Page", PAGES, key="page")
+if st.session_state.get("last_page") != page:
+    st.session_state.pop("viewed", None)  # coming back to a case counts as a new view
+    st.session_state["last_page"] = page
+RENDER[page](replace(ctx, user=user))

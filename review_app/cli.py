@@ -1,0 +1,74 @@
+"""`buslane review` (start the app) and `buslane users add` (manage who may sign in)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from review_app.config import DB_ENV, EVIDENCE_ENV, USERS_ENV
+from review_app.services.users import DEFAULT_PATH as DEFAULT_USERS, UsersFile
+
+APP = Path(__file__).with_name("app.py")
+UsersOption = Annotated[Path, typer.Option("--users", help="users file (YAML, hashed passwords)")]
+
+
+class Role(str, Enum):
+    officer = "officer"
+    supervisor = "supervisor"
+
+
+def review(
+    db: Annotated[Path, typer.Option("--db", help="DuckDB database file")],
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8501,
+    users: UsersOption = DEFAULT_USERS,
+    evidence: Annotated[Optional[Path], typer.Option(help="evidence root (default $BUSLANE_EVIDENCE or var/evidence)")] = None,
+) -> None:
+    """Start the officers' review app (Streamlit) on DB; safe while a batch writes to it."""
+    if not db.exists():
+        typer.echo(f"{db}: no such database (process some footage first, e.g. `make demo`)", err=True)
+        raise typer.Exit(2)
+    if not UsersFile(users).users():
+        typer.echo(f"warning: no users in {users}; add one with `buslane users add NAME --role supervisor`", err=True)
+    env = os.environ | {DB_ENV: str(db.resolve()), USERS_ENV: str(users.resolve())}
+    if evidence is not None:
+        env[EVIDENCE_ENV] = str(evidence.resolve())
+    args = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+    os.execve(sys.executable, args, env)  # the app replaces this process: Ctrl-C stops it directly
+
+
+users_app = typer.Typer(help="Officers and supervisors who may sign in to the review app.", no_args_is_help=True)
+
+
+@users_app.command("add")
+def add_user(
+    name: Annotated[str, typer.Argument(help="sign-in name, e.g. jo.smith")],
+    role: Annotated[Role, typer.Option("--role")],
+    users: UsersOption = DEFAULT_USERS,
+    replace: Annotated[bool, typer.Option("--replace", help="reset an existing user's password and role")] = False,
+) -> None:
+    """Add a user; asks for the password twice (it is stored only as an Argon2 hash)."""
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = UsersFile(users).add(name, role.value, password, replace=replace)
+    except ValueError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{user.name} ({user.role}) saved in {users}")
+
+
+@users_app.command("list")
+def list_users(users: UsersOption = DEFAULT_USERS) -> None:
+    """List the users and their roles."""
+    for user in UsersFile(users).users():
+        typer.echo(f"{user.name}\t{user.role}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("review")(review)
+    app.add_typer(users_app, name="users")

@@ -1,0 +1,32 @@
+"""Where the app finds its database, users file and evidence: environment variables set by
+`buslane review` (and by tests), so `streamlit run review_app/app.py` works the same way."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from evidence.settings import ROOT_ENV as EVIDENCE_ENV, default_root as default_evidence_root
+from review_app.services.users import DEFAULT_PATH as DEFAULT_USERS
+
+DB_ENV = "BUSLANE_DB"
+USERS_ENV = "BUSLANE_USERS"
+DEFAULT_DB = Path("var/demo.duckdb")
+
+__all__ = ["AppConfig", "DB_ENV", "EVIDENCE_ENV", "USERS_ENV"]
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    db: Path
+    users: Path
+    evidence_root: Path
+
+    @classmethod
+    def from_env(cls) -> AppConfig:
+        return cls(
+            db=Path(os.environ.get(DB_ENV) or DEFAULT_DB),
+            users=Path(os.environ.get(USERS_ENV) or DEFAULT_USERS),
+            evidence_root=default_evidence_root(),
+        )

@@ -1,0 +1,118 @@
+"""One case as the officer reviews it: the contravention, its lane passage, evidence and history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.store import Store, audit, now as utc_now
+from review_app.services.deadlines import days_left
+from review_app.services.decisions import REASONS
+from review_app.services.evidence import EvidenceFiles, locate
+from review_app.services.timefmt import local_text
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    status: str
+    camera_id: str
+    location: str | None
+    timezone: str
+    first_seen: datetime
+    last_seen: datetime
+    review_deadline: datetime
+    vehicle_class: str
+    footage: str
+    first_frame: int
+    last_frame: int
+    # the plate read (any may be NULL until the plate reader has run)
+    plate: str | None
+    plate_confidence: float | None
+    plate_status: str | None
+    plate_format: str | None
+    plate_reads: int | None
+    plate_alternatives: tuple          # as the reader stored them
+    plate_crop: bytes | None           # PNG of the best read's crop
+    whitelist_version: int | None
+    whitelist_entry: str | None
+    whitelist_near_miss: str | None
+    # the lane passage
+    seconds_in_lane: float
+    distance_px: float
+    in_force: str | None
+    reason: str
+    evidence: EvidenceFiles
+
+    def local(self, value: datetime | None) -> str:
+        return local_text(value, self.timezone)
+
+    def days_left(self, now: datetime | None = None) -> int:
+        return days_left(self.review_deadline, now or utc_now())
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    officer: str
+    what: str
+
+
+_CASE_SQL = """
+    SELECT c.id, c.status, c.camera_id, c.location, c.timezone, c.first_seen, c.last_seen, c.review_deadline,
+           c.vehicle_class, c.footage, c.first_frame, c.last_frame,
+           c.plate, c.plate_confidence, c.plate_status, c.plate_format, p.plate_reads, p.plate_alternatives,
+           p.plate_crop, c.whitelist_version, c.whitelist_entry, c.whitelist_near_miss,
+           p.seconds_in_lane, p.distance_px, p.in_force, p.reason
+    FROM contraventions c JOIN lane_passages p ON p.id = c.passage_id
+    WHERE c.id = ?
+"""
+
+
+def load_case(store: Store, case_id: str, evidence_root: Path) -> Case | None:
+    with store.connect() as con:
+        cur = con.execute(_CASE_SQL, [case_id])
+        row = cur.fetchone()
+        if row is None:
+            return None
+        values = dict(zip([d[0] for d in cur.description], row))
+        values["plate_alternatives"] = tuple(json.loads(values["plate_alternatives"] or "[]"))
+        values["evidence"] = locate(con, evidence_root, case_id, values["camera_id"], values["first_seen"],
+                                    values["timezone"])
+    return Case(**values)
+
+
+def record_view(store: Store, case_id: str, officer: str) -> None:
+    with store.transaction() as con:
+        audit(con, officer, "review.case_viewed", "contravention", case_id)
+
+
+def history(store: Store, case_id: str) -> list[HistoryEntry]:
+    """Decisions, plate corrections and whitelist gaps flagged for the case, oldest first."""
+    with store.connect() as con:
+        decisions = con.execute(
+            'SELECT "at", officer, action, reason_code, note FROM decisions WHERE contravention_id = ?', [case_id]
+        ).fetchall()
+        corrections = con.execute(
+            'SELECT "at", officer, old, new, format, whitelist_result FROM plate_corrections'
+            " WHERE contravention_id = ?", [case_id]
+        ).fetchall()
+        gaps = con.execute(
+            "SELECT flagged_at, flagged_by, plate, category, note FROM whitelist_gaps WHERE contravention_id = ?",
+            [case_id],
+        ).fetchall()
+    entries = [
+        HistoryEntry(at, officer, {"validate": "validated", "reject": "rejected", "reopen": "reopened"}[action]
+                     + (f": {REASONS.get(reason, reason)}" if reason else "") + (f" - {note}" if note else ""))
+        for at, officer, action, reason, note in decisions
+    ] + [
+        HistoryEntry(at, officer, f"plate corrected {old or '(none)'} -> {new} ({fmt}; {result})")
+        for at, officer, old, new, fmt, result in corrections
+    ] + [
+        HistoryEntry(at, officer, f"flagged {plate} ({category}) as missing from the whitelist"
+                     + (f" - {note}" if note else ""))
+        for at, officer, plate, category, note in gaps
+    ]
+    return sorted(entries, key=lambda e: e.at)

@@ -1,0 +1,51 @@
+"""What every page shares: the app context, navigation between pages and one-shot messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from pipeline.store import Store
+from review_app.config import AppConfig
+from review_app.services.users import User, UsersFile
+
+QUEUE, CASE, GAPS, DASHBOARD, HANDOVER = "Queue", "Case", "Whitelist gaps", "Dashboard", "Shift handover"
+PAGES = (QUEUE, CASE, GAPS, DASHBOARD, HANDOVER)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    config: AppConfig
+    store: Store
+    users: UsersFile
+    user: User | None = None
+
+
+@st.cache_resource(show_spinner=False)
+def _store(db: str) -> Store:
+    # A Store holds no connection (each operation opens and closes one), so sessions can share it.
+    return Store(db)
+
+
+def context() -> Ctx:
+    config = AppConfig.from_env()
+    return Ctx(config, _store(str(config.db)), UsersFile(config.users))
+
+
+def go(page: str, case_id: str | None = None) -> None:
+    """Open a page on the next run; usable from a callback or before st.rerun()."""
+    st.session_state["nav_to"] = page
+    if case_id is not None:
+        st.session_state["case_id"] = case_id
+
+
+def flash(kind: str, message: str) -> None:
+    """Show `message` once, on the next run (kind: success, error, warning, info)."""
+    st.session_state["flash"] = (kind, message)
+
+
+def show_flash() -> None:
+    if "flash" in st.session_state:
+        kind, message = st.session_state.pop("flash")
+        getattr(st, kind)(message)

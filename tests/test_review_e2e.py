@@ -1,0 +1,134 @@
+"""End to end in headless Chromium: `buslane review` serving a copy of the night's database.
+
+Sign in, open the most urgent case, watch the review copy play, reject it as a permitted vehicle
+missing from the whitelist with a flag; the case leaves the queue and the gap is on the gaps page.
+A screenshot of the case page is kept in var/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipeline.models import PROJECT_ROOT
+from pipeline.store import Store
+from review_app.services.cases import load_case
+from review_app.services.queue import next_pending
+from review_app.services.users import UsersFile
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium")
+SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"the app exited:\n{proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"the app did not start within {seconds:g} s")
+
+
+@pytest.fixture
+def running_app(night, tmp_path):
+    """The app on a free port, over a copy of the night's database and the evidence the batch wrote."""
+    db, root, users = tmp_path / "night.duckdb", night["evidence"], tmp_path / "users.yaml"
+    shutil.copy(night["db"], db)
+    store = Store(db)
+    case_id = next_pending(store)
+    assert load_case(store, case_id, root).evidence.review, "the batch wrote no review copy for the case"
+    UsersFile(users).add("jo", "officer", "jo-password")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "review", "--db", str(db), "--port", str(port), "--users", str(users),
+         "--evidence", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield {"url": url, "db": db, "case_id": case_id}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_officer_rejects_a_case_with_a_whitelist_flag_in_chromium(running_app, tmp_path):
+    url, case_id = running_app["url"], running_app["case_id"]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1900})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.get_by_label("Name").fill("jo")
+            page.get_by_label("Password", exact=True).fill("jo-password")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Review queue").wait_for()
+            assert metric(page, "Matching cases") == "2"
+
+            page.get_by_role("button", name="Review the most urgent case").click()
+            page.get_by_role("heading", name=f"Case {case_id}").wait_for()
+            video = page.locator("video")
+            page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 2; }")
+            video.evaluate("v => v.play()")  # autoplay is on (muted); play() makes sure
+            start = video.evaluate("v => v.currentTime")
+            page.wait_for_function(f"() => document.querySelector('video').currentTime > {start} + 0.5")
+            assert video.evaluate("v => v.readyState") >= 2 and not video.evaluate("v => v.error")
+            shot = tmp_path / "review_case.png"
+            page.screenshot(path=str(shot), full_page=True)
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, SCREENSHOTS / "review_case.png")
+
+            page.get_by_label("Reject: reason").click()
+            page.get_by_role("option", name="Permitted vehicle not on the whitelist").click()
+            page.get_by_text("Also flag it as a permitted vehicle missing from the whitelist").click()
+            page.get_by_label("Plate to flag").fill("BX12BUS")
+            page.get_by_label("Note (required for Other; also kept with a flag)").fill("route 42 relief bus")
+            page.get_by_role("button", name="Reject").click()
+            page.get_by_text(f"{case_id} rejected (Permitted vehicle not on the whitelist); BX12BUS flagged").wait_for()
+
+            page.get_by_text("Queue", exact=True).click()
+            page.get_by_role("heading", name="Review queue").wait_for()
+            page.wait_for_function("() => document.body.innerText.includes('Matching cases')")
+            assert metric(page, "Matching cases") == "1"
+
+            page.get_by_text("Whitelist gaps", exact=True).click()
+            page.get_by_role("heading", name="Permitted vehicles missing from the whitelist").wait_for()
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Download CSV (1 open gaps)").click()
+            csv = Path(download.value.path()).read_text()
+        finally:
+            browser.close()
+    assert csv.splitlines()[0] == "id,plate,category,note,contravention_id,flagged_by,flagged_at"
+    assert f"BX12BUS,bus,route 42 relief bus,{case_id},jo," in csv
+    store = Store(running_app["db"])
+    assert store.query("SELECT status FROM contraventions WHERE id = ?", [case_id])[0]["status"] == "rejected"
+    assert store.query("SELECT count(*) AS n FROM audit_log WHERE action = 'review.gaps_exported'")[0]["n"] == 1
+
+
+def metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]', has_text=label)
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()

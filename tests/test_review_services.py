@@ -1,0 +1,265 @@
+"""The review app's rules, without Streamlit: users, deadlines, queue, decisions, corrections, gaps."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pipeline.store import Store
+from review_app.bench import fill
+from review_app.services import corrections, decisions, gaps, handover
+from review_app.services.cases import history, load_case
+from review_app.services.dashboard import dashboard
+from review_app.services.deadlines import DAYS_LEFT_SQL, Urgency, days_left, urgency
+from review_app.services.queue import QueueFilter, next_pending, queue_page
+from review_app.services.users import User, UsersFile
+from whitelist.csv_format import parse_whitelist
+from whitelist.versions import import_whitelist
+
+NOW = datetime(2024, 5, 10, 9, 0, tzinfo=timezone.utc)
+JO, AL, SAM = User("jo", "officer"), User("al", "officer"), User("sam", "supervisor")
+
+
+@pytest.fixture
+def night_db(night, tmp_path) -> Store:
+    """A private copy of the batch's database: two real pending contraventions."""
+    db = tmp_path / "night.duckdb"
+    shutil.copy(night["db"], db)
+    return Store(db)
+
+
+@pytest.fixture
+def queue_db(tmp_path) -> Store:
+    """60 synthetic pending cases seen over 20 days up to NOW: deadlines 6 days late to 14 ahead."""
+    store = Store(tmp_path / "queue.duckdb")
+    fill(store, 60, now=NOW, prefix="Q")
+    return store
+
+
+def import_list(store: Store, csv: str) -> None:
+    with store.transaction() as con:
+        import_whitelist(con, parse_whitelist(csv.encode(), "test.csv"), "test", True)
+
+
+# --- users -----------------------------------------------------------------------------------
+
+def test_users_file_stores_only_argon2_hashes_and_authenticates(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.add("jo", "officer", "correct horse")
+    users.add("sam", "supervisor", "battery staple")
+    text = users.path.read_text()
+    assert "correct horse" not in text and "$argon2id$" in text
+    assert users.path.stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert users.authenticate("jo", "correct horse") == JO
+    assert users.authenticate(" Sam ", "battery staple") == SAM
+    assert users.authenticate("jo", "battery staple") is None
+    assert users.authenticate("nobody", "correct horse") is None
+    assert users.users() == [JO, SAM]
+
+
+@pytest.mark.parametrize("name, role, password, problem", [
+    ("jo", "officer", "short", "at least 8"),
+    ("jo", "admin", "long enough", "role"),
+    ("Jo Smith", "officer", "long enough", "name"),
+])
+def test_users_file_refuses_bad_entries(tmp_path, name, role, password, problem):
+    with pytest.raises(ValueError, match=problem):
+        UsersFile(tmp_path / "users.yaml").add(name, role, password)
+
+
+def test_adding_an_existing_user_needs_replace(tmp_path):
+    users = UsersFile(tmp_path / "users.yaml")
+    users.add("jo", "officer", "first password")
+    with pytest.raises(ValueError, match="already exists"):
+        users.add("jo", "supervisor", "second password")
+    users.add("jo", "supervisor", "second password", replace=True)
+    assert users.authenticate("jo", "second password") == User("jo", "supervisor")
+
+
+# --- deadlines and queue ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("ahead, days, level", [
+    (timedelta(days=3), 3, Urgency.OK),
+    (timedelta(days=2, hours=23), 2, Urgency.DUE_SOON),
+    (timedelta(minutes=1), 0, Urgency.DUE_SOON),
+    (timedelta(minutes=-1), -1, Urgency.OVERDUE),
+    (timedelta(days=-3), -3, Urgency.OVERDUE),
+])
+def test_days_left_in_python_and_sql_agree(tmp_path, ahead, days, level):
+    store = Store(tmp_path / "d.duckdb")
+    deadline = NOW + ahead
+    in_sql = store.query(f"SELECT {DAYS_LEFT_SQL.replace('review_deadline', 'CAST(? AS TIMESTAMPTZ)', 1)} AS d",
+                         [deadline, NOW])[0]["d"]
+    assert days_left(deadline, NOW) == in_sql == days
+    assert urgency(days) is level
+
+
+def test_queue_is_ordered_by_deadline_with_late_and_nearly_due_cases_counted(queue_db):
+    page = queue_page(queue_db, QueueFilter(), page_size=25, now=NOW)
+    assert page.total == 60 and page.pages == 3
+    shown = [r.days_left for r in page.rows]
+    assert shown == sorted(shown) and shown[0] == -6
+    assert {r.urgency for r in page.rows if r.days_left < 0} == {Urgency.OVERDUE}
+    assert {r.urgency for r in page.rows if 0 <= r.days_left <= 2} == {Urgency.DUE_SOON}
+    everything = queue_page(queue_db, QueueFilter(), page_size=100, now=NOW).rows
+    assert page.overdue == sum(r.days_left < 0 for r in everything) > 0
+    assert page.due_soon == sum(0 <= r.days_left <= 2 for r in everything) > 0
+    last = queue_page(queue_db, QueueFilter(), page=2, page_size=25, now=NOW)
+    assert len(last.rows) == 10 and last.rows[-1].id == "Q-000059"
+    assert queue_page(queue_db, QueueFilter(), page=99, page_size=25, now=NOW).page == 2  # clamped
+
+
+def test_queue_filters(queue_db):
+    by_camera = queue_page(queue_db, QueueFilter(camera="Q-CAM1"), page_size=100, now=NOW)
+    assert by_camera.total == 12 and {r.camera_id for r in by_camera.rows} == {"Q-CAM1"}
+    assert queue_page(queue_db, QueueFilter(plate="q0 7x"), now=NOW).total == 1  # Q07XYZ, case and spaces ignored
+    day = (NOW - timedelta(days=10)).date()
+    by_day = queue_page(queue_db, QueueFilter(date_from=day, date_to=day), page_size=100, now=NOW)
+    assert 0 < by_day.total < 60 and all(r.seen.startswith(day.isoformat()) for r in by_day.rows)
+    decisions.validate(queue_db, "Q-000000", JO)
+    assert queue_page(queue_db, QueueFilter(status="validated"), now=NOW).total == 1
+    assert queue_page(queue_db, QueueFilter(status=None), now=NOW).total == 60
+    assert queue_page(queue_db, QueueFilter(), now=NOW).total == 59
+    assert next_pending(queue_db) == "Q-000001"
+    assert next_pending(queue_db, after="Q-000001") == "Q-000002"
+
+
+def test_queue_on_the_real_batch_output(night_db):
+    page = queue_page(night_db, QueueFilter())
+    assert page.total == 2 and page.overdue == 2  # footage from 2016: long past the 14 days
+    assert all(r.camera_id == "SZ-BUSLANE-01" and r.seen.startswith("2016-03-18") for r in page.rows)
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+def test_validate_and_reject_are_recorded_and_audited(night_db):
+    first, second = (r.id for r in queue_page(night_db, QueueFilter()).rows)
+    assert decisions.validate(night_db, first, JO).ok
+    outcome = decisions.reject(night_db, second, AL, "not_driving_in_lane", "turning left into the depot")
+    assert outcome.ok, outcome.message
+    rows = night_db.query("SELECT id, status FROM contraventions ORDER BY id")
+    assert {r["id"]: r["status"] for r in rows} == {first: "validated", second: "rejected"}
+    recorded = night_db.query('SELECT contravention_id, officer, action, reason_code, note FROM decisions ORDER BY id')
+    assert recorded == [
+        {"contravention_id": first, "officer": "jo", "action": "validate", "reason_code": None, "note": None},
+        {"contravention_id": second, "officer": "al", "action": "reject", "reason_code": "not_driving_in_lane",
+         "note": "turning left into the depot"},
+    ]
+    audited = night_db.query("SELECT actor, action, entity_id FROM audit_log WHERE action LIKE 'review.%' ORDER BY id")
+    assert [(a["actor"], a["action"]) for a in audited] == [("jo", "review.validate"), ("al", "review.reject")]
+
+
+def test_second_decision_on_a_case_is_refused_and_not_recorded(night_db):
+    case = next_pending(night_db)
+    assert decisions.validate(night_db, case, JO).ok
+    refused = decisions.reject(night_db, case, AL, "duplicate")
+    assert not refused.ok
+    assert f"{case} was already validated by jo at 20" in refused.message and "not recorded" in refused.message
+    assert night_db.query("SELECT count(*) AS n FROM decisions")[0]["n"] == 1
+    assert night_db.query("SELECT status FROM contraventions WHERE id = ?", [case])[0]["status"] == "validated"
+
+
+def test_reject_needs_a_known_reason_and_a_note_for_other(night_db):
+    case = next_pending(night_db)
+    assert "unknown reason" in decisions.reject(night_db, case, JO, "felt like it").message
+    assert "note" in decisions.reject(night_db, case, JO, "other", "  ").message
+    assert night_db.query("SELECT count(*) AS n FROM decisions")[0]["n"] == 0
+    assert decisions.reject(night_db, case, JO, "other", "camera knocked, lane not visible").ok
+
+
+def test_only_a_supervisor_reopens_and_history_is_kept(night_db):
+    case = next_pending(night_db)
+    decisions.reject(night_db, case, JO, "duplicate")
+    assert "only a supervisor" in decisions.reopen(night_db, case, AL, "wrong").message
+    assert "note" in decisions.reopen(night_db, case, SAM, "").message
+    assert decisions.reopen(night_db, case, SAM, "not a duplicate: different vehicle").ok
+    assert night_db.query("SELECT status FROM contraventions WHERE id = ?", [case])[0]["status"] == "pending"
+    assert "no decision to reopen" in decisions.reopen(night_db, case, SAM, "again").message
+    assert decisions.validate(night_db, case, AL).ok
+    assert [h.what for h in history(night_db, case)] == [
+        "rejected: Duplicate", "reopened - not a duplicate: different vehicle", "validated"]
+    assert [h.officer for h in history(night_db, case)] == ["jo", "sam", "al"]
+
+
+def test_reject_with_a_whitelist_flag_is_one_transaction(night_db):
+    case = next_pending(night_db)
+    bad = decisions.reject(night_db, case, JO, "permitted_not_whitelisted",
+                           flag=decisions.GapFlag("!!", "bus", "relief bus"))
+    assert not bad.ok and "nothing recorded" in bad.message
+    assert night_db.query("SELECT status FROM contraventions WHERE id = ?", [case])[0]["status"] == "pending"
+    good = decisions.reject(night_db, case, JO, "permitted_not_whitelisted", "route 42 relief",
+                            flag=decisions.GapFlag("bx12 bus", "bus", "route 42 relief"))
+    assert good.ok and "BX12BUS flagged" in good.message
+    export = gaps.gaps_export(night_db)
+    assert [(g.plate, g.category, g.contravention_id, g.flagged_by) for g in export.gaps] == [
+        ("BX12BUS", "bus", case, "jo")]
+    assert export.csv.splitlines()[1].startswith(f"{export.gaps[0].id},BX12BUS,bus,route 42 relief,{case},jo,")
+
+
+# --- plate corrections -----------------------------------------------------------------------
+
+def test_plate_correction_checks_uk_format_and_whitelist(night_db):
+    case = next_pending(night_db)
+    import_list(night_db, "plate,category,operator,valid_from,valid_to,source,notes\n"
+                          "OY09FEU,bus,Northway Buses,2016-01-01,,fleet,\n")
+    near = corrections.correct_plate(night_db, case, JO, "0Y09 FEV")
+    assert near.ok and near.plate == "OY09FEV" and near.format == "current" and not near.whitelisted
+    assert "possible whitelisted vehicle: OY09FEU" in near.message
+    exact = corrections.correct_plate(night_db, case, JO, "oy09feu")
+    assert exact.whitelisted and "whitelisted: OY09FEU (bus, Northway Buses)" in exact.message
+    foreign = corrections.correct_plate(night_db, case, JO, "RK099AN")
+    assert foreign.ok and foreign.format == "unknown" and "no UK format" in foreign.message
+    assert not corrections.correct_plate(night_db, case, JO, "?").ok
+    row = night_db.query("SELECT plate, plate_format, whitelist_version FROM contraventions WHERE id = ?", [case])[0]
+    assert row == {"plate": "RK099AN", "plate_format": "unknown", "whitelist_version": 1}
+    stored = night_db.query("SELECT officer, old, new, format, whitelist_result FROM plate_corrections ORDER BY id")
+    assert [(s["old"], s["new"]) for s in stored] == [(None, "OY09FEV"), ("OY09FEV", "OY09FEU"), ("OY09FEU", "RK099AN")]
+    assert stored[1]["whitelist_result"] == "whitelisted: OY09FEU (bus, Northway Buses)"
+    assert night_db.query("SELECT count(*) AS n FROM audit_log WHERE action = 'review.plate_corrected'")[0]["n"] == 3
+
+
+def test_a_decided_case_plate_is_not_corrected(night_db):
+    case = next_pending(night_db)
+    decisions.validate(night_db, case, JO)
+    assert "only a pending case" in corrections.correct_plate(night_db, case, AL, "AB12CDE").message
+
+
+# --- case, dashboard, handover ---------------------------------------------------------------
+
+def test_case_without_evidence_yet(night_db, tmp_path):
+    case = load_case(night_db, next_pending(night_db), tmp_path / "evidence")
+    assert case.evidence.review is None and case.evidence.folder == (
+        tmp_path / "evidence" / "SZ-BUSLANE-01" / "2016-03-18" / case.id)
+    assert case.seconds_in_lane > 0 and case.distance_px > 0 and case.in_force and case.reason
+
+
+def test_case_with_the_evidence_the_batch_wrote(night, night_db):
+    case = load_case(night_db, next_pending(night_db), night["evidence"])
+    ev = case.evidence
+    assert ev.review.name == "review.mp4" and ev.overview.is_file() and ev.closeup.is_file() and not ev.deleted
+
+
+def test_dashboard_counts(queue_db):
+    decisions.validate(queue_db, "Q-000000", JO)
+    decisions.reject(queue_db, "Q-000001", JO, "duplicate")
+    decisions.validate(queue_db, "Q-000002", AL)
+    d = dashboard(queue_db, now=NOW)
+    bands = dict(d.pending_by_band)
+    assert list(bands) == ["overdue", "0-2 days", "3-7 days", "8-14 days"]
+    assert sum(bands.values()) == 57 and bands["overdue"] == d.overdue > 0
+    assert sorted((officer, n) for _, officer, n in d.decisions) == [("al", 1), ("jo", 2)]
+    assert sum(n for _, _, n in d.per_camera_hour) == 60 and {c for c, _, _ in d.per_camera_hour} == {
+        f"Q-CAM{i}" for i in range(5)}
+
+
+def test_handover_shows_outstanding_work_and_notes(night_db):
+    gaps.flag(night_db, None, JO, "BX12BUS", "bus", "seen twice on route 42")
+    assert handover.add_note(night_db, JO, "   ") is None
+    handover.add_note(night_db, JO, "camera 1 wiper stuck; ticket raised")
+    h = handover.handover(night_db)
+    assert (h.pending, h.overdue) == (2, 2)
+    assert [g.plate for g in h.gaps] == ["BX12BUS"]
+    assert [n.note for n in h.notes] == ["camera 1 wiper stuck; ticket raised"]
+    assert [c.camera_id for c in h.faulty_cameras] == ["SZ-BUSLANE-01"]  # the night has a failed and a 4 fps file
