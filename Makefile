@@ -32,3 +32,8 @@ bench: setup
 .PHONY: review
 review: setup
 	$(BUSLANE) review --db $(DEMO_DB)
+
+# Plate reading against the baseline recipe on ../shared photo sets, the small-plate ladder and the Hangzhou clip (prints).
+.PHONY: bench-plates
+bench-plates: setup
+	$(BUSLANE) bench-plates

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +28,9 @@ from pipeline.footage import DecodedFrame, FootageError, VideoInfo, open_footage
 from pipeline.lane_rules import LaneGeometry, PassageDecision, judge
 from pipeline.models import resolve_model
 from pipeline.motion import STEP, MotionGate
+from pipeline.plates.reader import PlateReader
+from pipeline.plates.types import PlateRead, PlateResult
+from pipeline.plates.voting import vote
 from pipeline.site import SiteConfig
 from pipeline.tracks import TrackBuilder
 
@@ -43,6 +46,7 @@ class FileResult:
     frames: int = 0
     frames_detected: int = 0
     passages: tuple[PassageDecision, ...] = ()
+    plates: dict[int, PlateResult] = field(default_factory=dict)  # by track id, for every passage
     seconds: float = 0.0
 
     @property
@@ -58,6 +62,8 @@ class Analyser:
         self.site = site
         self.detector = detector or UltralyticsDetector(str(resolve_model(d.model)), d.confidence, d.imgsz)
         self.tracker = ByteTracker(d.tracker)
+        p = site.plates
+        self.plates = PlateReader.from_models(p.detector, p.ocr, p.ocr_config, vehicle_detector=None) if p.enabled else None
         self.progress = progress
 
     def analyse(self, path: Path, sha: str, start: datetime | None = None) -> FileResult:
@@ -65,7 +71,7 @@ class Analyser:
         try:
             with open_footage(path) as video:
                 when = resolve_start(path, self.site.start_time, self.site.tz, start)
-                frames, detected, tracks = self._track(video)
+                frames, detected, tracks, reads = self._track(video)
                 if video.truncation_error:
                     # Evidence from a damaged recording would not stand up; the whole file is reported.
                     raise FootageError(f"{path}: {video.truncation_error}")
@@ -76,8 +82,9 @@ class Analyser:
         decisions = sorted(
             (d for t in tracks if (d := judge(t, geometry, self.site, info.fps, when))), key=lambda d: d.first_frame
         )
+        plates = {d.track_id: vote(reads.get(d.track_id, [])) for d in decisions}
         return FileResult(path, sha, "processed", start=when, info=info, frames=frames, frames_detected=detected,
-                          passages=tuple(decisions), seconds=time.monotonic() - began)
+                          passages=tuple(decisions), plates=plates, seconds=time.monotonic() - began)
 
     def _track(self, video):
         site, proc, info = self.site, self.site.processing, video.info
@@ -99,8 +106,26 @@ class Analyser:
 
         self.tracker.start()
         builder = TrackBuilder()
+        reads: dict[int, list[PlateRead]] = {}
+        last_read: dict[int, int] = {}
         pending: list[DecodedFrame] = []
         state = {"near": False, "detected": 0}
+
+        def read_plates(frame: DecodedFrame, tracked) -> None:
+            """Read the plates of vehicles in the lane now: these are the frames evidence will use."""
+            settings = site.plates
+            wanted = [
+                i for i in np.flatnonzero(geometry.lookup(lane_and_zones, tracked.ground_points))
+                if frame.index - last_read.get(tracked.track_id[i], -settings.every_k_frames) >= settings.every_k_frames
+                and len(reads.get(tracked.track_id[i], ())) < settings.max_reads_per_vehicle
+            ]
+            if not wanted:
+                return
+            found = self.plates.read_vehicles(frame.bgr, tracked.xyxy[wanted], frame.index)
+            for i, plate_reads in zip(wanted, found):
+                tid = int(tracked.track_id[i])
+                last_read[tid] = frame.index
+                reads.setdefault(tid, []).extend(plate_reads)
 
         def flush() -> None:
             if not pending:
@@ -109,6 +134,8 @@ class Analyser:
                 tracked = self.tracker.update(found, (info.height, info.width))
                 builder.add(frame.index, tracked)
                 state["near"] = bool(geometry.lookup(near_lane, tracked.ground_points).any())
+                if self.plates is not None:
+                    read_plates(frame, tracked)
             state["detected"] += len(pending)
             pending.clear()
 
@@ -129,4 +156,4 @@ class Analyser:
                     flush()
         flush()
         bar.close()
-        return frames, state["detected"], builder.tracks()
+        return frames, state["detected"], builder.tracks(), reads

@@ -15,10 +15,13 @@ import typer
 
 from evidence.cli import app as evidence_app
 from evidence.cli import retention_app
+from evidence.pack.cli import app as pack_app
 from review_app.cli import register as register_review_commands
 from whitelist.cli import app as whitelist_app
 
 app = typer.Typer(help="Bus lane enforcement from fixed CCTV.", no_args_is_help=True, add_completion=False)
+from pipeline.plates.cli import register as register_plate_commands
+register_plate_commands(app)
 
 Db = Annotated[Path, typer.Option("--db", help="DuckDB database file")]
 
@@ -142,4 +145,5 @@ def bench_speed(
 app.add_typer(whitelist_app, name="whitelist")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(retention_app, name="retention")
+app.add_typer(pack_app, name="pack")
 register_review_commands(app)

@@ -142,12 +142,12 @@ class LaneRegionDetector:
         centre = (local[:, :2] + local[:, 2:]) / 2
         inside = (centre[:, 0] >= 0) & (centre[:, 0] < w) & (centre[:, 1] >= 0) & (centre[:, 1] < h)
         xyxy = local / lay.scale + np.array([lay.x0, lay.y0] * 2, np.float32)
-        # A box cut by the region's edge (where that edge is not the frame's) has a false bottom
-        # centre; such vehicles are at least the margin away from the lane, so they are dropped.
+        # A box cut by the region's side or bottom edge (where that edge is not the frame's) has a
+        # false bottom centre; such vehicles are at least the margin away from the lane, so they are
+        # dropped. A box cut at the top (a tall vehicle in the lane) keeps its true bottom centre.
         edge = 2.0
         cut = (
             ((xyxy[:, 0] <= lay.x0 + edge) & (lay.x0 > 0))
-            | ((xyxy[:, 1] <= lay.y0 + edge) & (lay.y0 > 0))
             | ((xyxy[:, 2] >= lay.x1 - edge) & (lay.x1 < lay.frame_w))
             | ((xyxy[:, 3] >= lay.y1 - edge) & (lay.y1 < lay.frame_h))
         )

@@ -141,6 +141,17 @@ class Detection(_Strict):
     imgsz: int = 640
 
 
+class Plates(_Strict):
+    """Plate reading on the frames where a vehicle is in the lane (the frames evidence will use)."""
+
+    enabled: bool = True
+    detector: str = "plate_detector"  # names in models/manifest.yaml, or paths
+    ocr: str = "plate_ocr"
+    ocr_config: str = "plate_ocr_config"
+    every_k_frames: int = Field(2, ge=1, description="frames between two reads of one vehicle")
+    max_reads_per_vehicle: int = Field(15, ge=1, description="reads kept per vehicle, enough to vote")
+
+
 class Processing(_Strict):
     """How much work the batch may skip. Each setting trades a little safety margin for speed;
     the README's "Speed" section says what each buys on the benchmark clips."""
@@ -177,6 +188,7 @@ class SiteConfig(_Strict):
     thresholds: Thresholds = Thresholds()
     start_time: StartTime = StartTime()
     detection: Detection = Detection()
+    plates: Plates = Plates()
     processing: Processing = Processing()
 
     @field_validator("timezone")

@@ -30,6 +30,7 @@ SCHEMA_MODULES = {
     "core": "pipeline.schema",
     "whitelist": "whitelist.schema",
     "review": "review_app.schema",
+    "packs": "evidence.pack.schema",
     "evidence": "evidence.schema",
 }
 

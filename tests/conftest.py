@@ -109,3 +109,17 @@ def night(tmp_path_factory):
     evidence = folder / "evidence"
     first = buslane("process", BUS_LANE_SITE, *files, "--db", db, "--no-progress", "--evidence", evidence)
     return {"db": db, "files": files, "first": first, "folder": folder, "evidence": evidence}
+
+
+NL_CLIP = FOOTAGE / "nl_yellow_rear_plate_handheld_720p50.mp4"
+NL_SITE = PROJECT_ROOT / "tests" / "sites" / "nl_handheld.yaml"
+
+
+@pytest.fixture(scope="session")
+def plate_night(tmp_path_factory):
+    """The batch over the clip with a legible plate: {"db", "evidence"}."""
+    folder = tmp_path_factory.mktemp("plates")
+    db, evidence = folder / "plates.duckdb", folder / "evidence"
+    buslane("process", NL_SITE, NL_CLIP, "--db", db, "--no-progress", "--start", "2026-11-20T08:15:00",
+            "--evidence", evidence)
+    return {"db": db, "evidence": evidence, "folder": folder}

@@ -23,18 +23,19 @@ JO, AL = User("jo", "officer"), User("al", "officer")
 # Like the batch: each round opens the file, holds a write transaction, commits and closes. The
 # first round holds it for a second and a half, so the decision below has to wait its turn.
 WRITER = textwrap.dedent("""
-    import sys, time, duckdb
+    import sys, time
+    from pipeline.store import Store
     path, seconds = sys.argv[1], float(sys.argv[2])
+    store = Store(path)  # opens like the batch: retrying while the app holds the file
     end, first = time.monotonic() + seconds, True
     while time.monotonic() < end:
-        con = duckdb.connect(path)
-        con.begin()
-        con.execute("INSERT INTO audit_log (\\"at\\", actor, action, entity) VALUES (now(), 'batch:test', 'batch.write', 'test')")
-        if first:
-            print("locked", flush=True)
-        time.sleep(1.5 if first else 0.2)
-        con.commit()
-        con.close()
+        with store.connect() as con:
+            con.begin()
+            con.execute("INSERT INTO audit_log (\\"at\\", actor, action, entity) VALUES (now(), 'batch:test', 'batch.write', 'test')")
+            if first:
+                print("locked", flush=True)
+            time.sleep(1.5 if first else 0.2)
+            con.commit()
         first = False
         time.sleep(0.01)
     print("done", flush=True)

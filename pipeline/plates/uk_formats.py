@@ -1,9 +1,9 @@
 """UK registration formats: recognise a read and fix letter/digit confusions the format rules out.
 
 A read is corrected only when the raw text fits no UK format and swapping confusable characters
-(O/0, I/1, S/5, B/8, Z/2, G/6) at the positions a format requires makes it fit one; anything else
-is kept exactly as read with the format ``unknown``, so foreign plates are never forced into a UK
-shape.
+(O/0, I/1, S/5, B/8, Z/2, G/6) that the OCR was unsure of, at the positions a format requires,
+makes it fit one; anything else is kept exactly as read with the format ``unknown``, so foreign
+plates are never forced into a UK shape.
 
 >>> classify("0Y09FEU")
 ('OY09FEU', 'current')
@@ -16,8 +16,8 @@ shape.
 from __future__ import annotations
 
 import re
-from functools import cache
-from itertools import product
+from collections.abc import Sequence
+from itertools import combinations
 
 UNKNOWN = "unknown"
 
@@ -51,7 +51,12 @@ FORMATS: dict[str, tuple[re.Pattern[str], int]] = {
 MAX_SWAPS = max(max_swaps for _, max_swaps in FORMATS.values())
 
 TO_LETTER = {"0": "O", "1": "I", "5": "S", "8": "B", "2": "Z", "6": "G"}
-TO_DIGIT = {letter: digit for digit, letter in TO_LETTER.items()}
+SWAPS = TO_LETTER | {letter: digit for digit, letter in TO_LETTER.items()}
+
+# A character the OCR is at least this sure of is never swapped. Measured on the photo sets and
+# their small-plate ladder: of about 60 swaps the rules would make without this, all but one were
+# wrong (mostly Slovak plates), nearly all on characters read at over 0.95 (the 5 of RK-755AJ: 0.999).
+SURE = 0.7
 
 
 def clean(text: str) -> str:
@@ -64,44 +69,37 @@ def fits(text: str, swaps: int = 0) -> str | None:
     return next((name for name, (pattern, most) in FORMATS.items() if swaps <= most and pattern.match(text)), None)
 
 
-def classify(text: str) -> tuple[str, str]:
+def classify(text: str, char_confidence: Sequence[float] | None = None) -> tuple[str, str]:
     """Return ``(normalised_text, format_name)``; ``format_name`` is ``unknown`` when nothing fits.
+
+    With the OCR's `char_confidence` (one per letter or digit of `text`), only characters read
+    with less than SURE confidence may be swapped. Text alone cannot tell a misread UK plate from
+    a foreign one: Slovak RK 755AJ is one 5-to-S swap from UK current RK75 SAJ, and only the
+    OCR's certainty about that 5 says which it is.
 
     >>> classify("BT1IAHV")
     ('BT11AHV', 'current')
-    >>> classify("RK099AN")  # Slovak: no UK format, kept as read
-    ('RK099AN', 'unknown')
+    >>> classify("RK755AJ")
+    ('RK75SAJ', 'current')
+    >>> classify("RK755AJ", [0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99])
+    ('RK755AJ', 'unknown')
     """
     raw = clean(text)
     if name := fits(raw):
         return raw, name
+    if char_confidence is not None and len(char_confidence) != len(raw):
+        raise ValueError(f"{len(char_confidence)} confidences for the {len(raw)} characters of {raw!r}")
+    unsure = [
+        i for i, c in enumerate(raw) if c in SWAPS and (char_confidence is None or char_confidence[i] < SURE)
+    ]
     best: tuple[int, int, str, str] | None = None  # (swaps, preference, text, format)
-    for candidate, swaps in _swap_candidates(raw):
-        if (name := fits(candidate, swaps)) is None:
-            continue
-        key = (swaps, list(FORMATS).index(name), candidate, name)
-        best = min(best, key) if best else key
-    return (best[2], best[3]) if best else (raw, UNKNOWN)
-
-
-def _swap_candidates(raw: str) -> list[tuple[str, int]]:
-    """Every string reachable from `raw` with at most MAX_SWAPS confusable swaps, with its count."""
-    options = [_char_options(c) for c in raw]
-    swappable = [i for i, opts in enumerate(options) if len(opts) > 1]
-    if len(swappable) > 8:  # an implausibly long run of confusable characters: not a UK plate
-        return []
-    out = []
-    for choice in product(*(options[i] for i in swappable)):
-        swaps = sum(c != raw[i] for i, c in zip(swappable, choice))
-        if 0 < swaps <= MAX_SWAPS:
+    for n in range(1, MAX_SWAPS + 1):
+        for positions in combinations(unsure, n):
             chars = list(raw)
-            for i, c in zip(swappable, choice):
-                chars[i] = c
-            out.append(("".join(chars), swaps))
-    return out
-
-
-@cache
-def _char_options(char: str) -> tuple[str, ...]:
-    swap = TO_LETTER.get(char) or TO_DIGIT.get(char)
-    return (char, swap) if swap else (char,)
+            for i in positions:
+                chars[i] = SWAPS[chars[i]]
+            candidate = "".join(chars)
+            if name := fits(candidate, n):
+                key = (n, list(FORMATS).index(name), candidate, name)
+                best = min(best, key) if best else key
+    return (best[2], best[3]) if best else (raw, UNKNOWN)

@@ -5,9 +5,13 @@ Widget keys carry the case id, so the forms start empty when the next case opens
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
+from evidence.pack.builder import PackError, build_pack, default_file_name
 from review_app.services import corrections, decisions, gaps
 from review_app.services.cases import Case, history, load_case, record_view
 from review_app.services.queue import next_pending
@@ -41,6 +45,8 @@ def render(ctx: Ctx) -> None:
         _actions(ctx, case)
     elif ctx.user.is_supervisor and case.status in decisions.DECIDED:
         _reopen_form(ctx, case)
+    if case.status == "validated":
+        _pack(ctx, case)
     _flag_form(ctx, case)
     _history(ctx, case)
 
@@ -173,6 +179,33 @@ def _reopen_form(ctx: Ctx, case: Case) -> None:
     with st.form(f"reopen-{case.id}"):
         st.text_input("Reopen: why (supervisor)", key=f"reopen-note-{case.id}")
         st.form_submit_button("Reopen case", on_click=_reopen, args=(ctx, case))
+
+
+def _make_pack(ctx: Ctx, case: Case) -> None:
+    """Build the pack (recorded, and audited as exported by this officer) and keep it for the download button."""
+    with tempfile.TemporaryDirectory(prefix="buslane-pack-") as tmp:
+        try:
+            result = build_pack(ctx.store, case.id, ctx.config.evidence_root, ctx.user.name,
+                                Path(tmp) / default_file_name(case.id))
+        except PackError as e:
+            flash("error", str(e))
+            return
+        st.session_state[f"pack-{case.id}"] = (result, result.path.read_bytes())
+    flash("success", f"Evidence pack {result.pack_id} made and recorded; zip sha256 {result.zip_sha256}")
+
+
+def _pack(ctx: Ctx, case: Case) -> None:
+    """Validated cases only. Two steps, so that a refusal (e.g. altered evidence) is shown, not a failed download."""
+    st.subheader("Evidence pack for appeal")
+    made = st.session_state.get(f"pack-{case.id}")
+    st.button("Make a new evidence pack" if made else "Make evidence pack", key=f"make-pack-{case.id}",
+              on_click=_make_pack, args=(ctx, case))
+    if made:
+        result, data = made
+        st.download_button(f"Download evidence pack ({len(data) / 1e6:.1f} MB)", data, file_name=result.file_name,
+                           mime="application/zip", key=f"pack-zip-{case.id}", on_click="ignore")
+        st.caption(f"Pack {result.pack_id}, made {case.local(result.created_at)} by {result.created_by}; "
+                   f"zip sha256 {result.zip_sha256}")
 
 
 def _flag_form(ctx: Ctx, case: Case) -> None:

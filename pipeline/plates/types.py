@@ -1,0 +1,69 @@
+"""The plate results every other module passes around, as frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.plates.uk_formats import classify
+
+
+@dataclass(frozen=True)
+class PlateRead:
+    """One plate read in one image or frame.
+
+    `text` is the read after the UK format rules (`raw_text` as the OCR gave it); both have one
+    `char_confidence` per character, since the rules only swap characters. `confidence` is the
+    weakest character's: a plate is only right when every character is.
+    """
+
+    text: str
+    char_confidence: tuple[float, ...]
+    confidence: float
+    box: tuple[int, int, int, int]  # plate x1, y1, x2, y2 in the frame's pixels
+    frame_index: int
+    format: str
+    raw_text: str
+    detector_confidence: float
+    crop: np.ndarray | None = field(default=None, compare=False, repr=False)  # BGR plate pixels
+
+    @classmethod
+    def from_text(cls, text: str, confidence: float = 0.9, frame_index: int = 0) -> PlateRead:
+        """A read with every character at `confidence`: a plate typed in, or an example.
+
+        >>> PlateRead.from_text("0Y09FEU").text
+        'OY09FEU'
+        """
+        plate, plate_format = classify(text)
+        return cls(plate, (confidence,) * len(plate), confidence, (0, 0, 0, 0), frame_index, plate_format, text, 0.0)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A text the reads support, with how many reads gave it and their summed confidence."""
+
+    text: str
+    reads: int
+    score: float
+
+
+@dataclass(frozen=True)
+class PlateResult:
+    """One vehicle's plate, voted across all its reads.
+
+    `status` is ``read`` (at least two reads agree with the vote), ``low_confidence`` (a vote, but
+    fewer agreeing reads) or ``unreadable`` (no reads). `best` is the most confident read that
+    agrees with the vote (else the most confident read): its frame and crop are the evidence.
+    """
+
+    plate: str
+    confidence: float
+    char_confidence: tuple[float, ...]
+    reads: int  # reads that agree with the voted plate
+    total_reads: int
+    alternatives: tuple[Alternative, ...]
+    format: str
+    status: str
+    best: PlateRead | None
+    best_crop_png: bytes | None
