@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.detection import (
+    COCO_CLASSES,
     ByteTracker,
     LaneRegionDetector,
     RegionLayout,
@@ -64,6 +65,9 @@ class Analyser:
         self.tracker = ByteTracker(d.tracker)
         p = site.plates
         self.plates = PlateReader.from_models(p.detector, p.ocr, p.ocr_config, vehicle_detector=None) if p.enabled else None
+        if self.plates is not None:
+            # ONNX Runtime's first run costs about 2 s; pay it here, once, not in the first file.
+            self.plates.detector.detect(np.zeros((320, 320, 3), np.uint8))
         self.progress = progress
 
     def analyse(self, path: Path, sha: str, start: datetime | None = None) -> FileResult:
@@ -71,14 +75,14 @@ class Analyser:
         try:
             with open_footage(path) as video:
                 when = resolve_start(path, self.site.start_time, self.site.tz, start)
-                frames, detected, tracks, reads = self._track(video)
+                info = video.info
+                geometry = LaneGeometry(self.site, info.width, info.height)
+                frames, detected, tracks, reads = self._track(video, geometry)
                 if video.truncation_error:
                     # Evidence from a damaged recording would not stand up; the whole file is reported.
                     raise FootageError(f"{path}: {video.truncation_error}")
-                info = video.info
         except FootageError as e:
             return FileResult(path, sha, "failed", error=str(e), seconds=time.monotonic() - began)
-        geometry = LaneGeometry(self.site, info.width, info.height)
         decisions = sorted(
             (d for t in tracks if (d := judge(t, geometry, self.site, info.fps, when))), key=lambda d: d.first_frame
         )
@@ -86,9 +90,9 @@ class Analyser:
         return FileResult(path, sha, "processed", start=when, info=info, frames=frames, frames_detected=detected,
                           passages=tuple(decisions), plates=plates, seconds=time.monotonic() - began)
 
-    def _track(self, video):
+    def _track(self, video, geometry: LaneGeometry):
+        """Decode, gate, detect, track and read plates: (frames, frames detected, tracks, plate reads)."""
         site, proc, info = self.site, self.site.processing, video.info
-        geometry = LaneGeometry(site, info.width, info.height)
         lane_and_zones = geometry.lane | geometry.exempt
         region = region_of_interest([lane_and_zones], proc.region_margin_px)
         detector: VehicleDetector = self.detector
@@ -108,15 +112,21 @@ class Analyser:
         builder = TrackBuilder()
         reads: dict[int, list[PlateRead]] = {}
         last_read: dict[int, int] = {}
+        tries: dict[int, int] = {}
         pending: list[DecodedFrame] = []
         state = {"near": False, "detected": 0}
 
+        exempt_ids = [k for k, name in COCO_CLASSES.items() if name in site.exempt_classes]
+
         def read_plates(frame: DecodedFrame, tracked) -> None:
-            """Read the plates of vehicles in the lane now: these are the frames evidence will use."""
+            """Read the plates of vehicles in the lane now: these are the frames evidence will use.
+            Vehicles exempt by sight (buses) need no plate; each vehicle gets a bounded number of tries."""
             settings = site.plates
+            in_lane = geometry.lookup(lane_and_zones, tracked.ground_points) & ~np.isin(tracked.class_id, exempt_ids)
             wanted = [
-                i for i in np.flatnonzero(geometry.lookup(lane_and_zones, tracked.ground_points))
+                i for i in np.flatnonzero(in_lane)
                 if frame.index - last_read.get(tracked.track_id[i], -settings.every_k_frames) >= settings.every_k_frames
+                and tries.get(tracked.track_id[i], 0) < 2 * settings.max_reads_per_vehicle
                 and len(reads.get(tracked.track_id[i], ())) < settings.max_reads_per_vehicle
             ]
             if not wanted:
@@ -125,6 +135,7 @@ class Analyser:
             for i, plate_reads in zip(wanted, found):
                 tid = int(tracked.track_id[i])
                 last_read[tid] = frame.index
+                tries[tid] = tries.get(tid, 0) + 1
                 reads.setdefault(tid, []).extend(plate_reads)
 
         def flush() -> None:
