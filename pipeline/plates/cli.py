@@ -14,9 +14,11 @@ from enum import Enum
 from pathlib import Path
 
 import cv2
+import numpy as np
 import typer
 
 from pipeline.plates import bench
+from pipeline.plates.reader import PlateReader
 from pipeline.plates.types import PlateRead
 
 
@@ -32,21 +34,19 @@ def register(app: typer.Typer) -> None:
 
 def read_plates(
     images: list[Path] = typer.Argument(..., help="Still photos to read plates from."),
-    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="json: standard output carries only JSON."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="json: stdout carries only JSON."),
     plate_detector: str = typer.Option("plate_detector", help="Plate detector: manifest name or path."),
     plate_ocr: str = typer.Option("plate_ocr", help="Plate OCR ONNX model: manifest name or path."),
-    plate_ocr_config: str = typer.Option("plate_ocr_config", help="Plate OCR config YAML: manifest name or path."),
-    vehicle_detector: str = typer.Option("vehicle_detector", help="Vehicle detector for the vehicle-scale pass."),
+    plate_ocr_config: str = typer.Option("plate_ocr_config", help="Plate OCR config: manifest name or path."),
+    vehicle_detector: str = typer.Option("vehicle_detector", help="Vehicle detector: manifest name or path."),
 ) -> None:
     """Read the plates in each image: text, confidence, UK format and box."""
-    from pipeline.plates.reader import PlateReader  # loads torch and ultralytics: only when run
-
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
     _ultralytics_logs_to_stderr()
     reader = PlateReader.from_models(plate_detector, plate_ocr, plate_ocr_config, vehicle_detector)
     results, failed = [], False
     for path in images:
-        image = cv2.imread(str(path))
+        image = _load(path)
         if image is None:
             # A bad file must not cost the other images their reads: report it and go on.
             error = f"cannot read image {path}: missing, unreadable or not an image"
@@ -62,6 +62,15 @@ def read_plates(
         typer.echo(json.dumps(results, indent=2))
     if failed:
         raise typer.Exit(1)
+
+
+def _load(path: Path) -> np.ndarray | None:
+    """The image as BGR, or None when the file is missing or not an image (without OpenCV's
+    own warning on standard error, which would not say which argument it was)."""
+    try:
+        return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    except (OSError, cv2.error):
+        return None
 
 
 def _plate_json(read: PlateRead) -> dict:
@@ -80,7 +89,7 @@ def _echo_text(image: str, plates: list[dict]) -> None:
     if not plates:
         typer.echo(f"{image}: no plate found")
     for p in plates:
-        typer.echo(f"{image}: {p['text']}  confidence {p['confidence']:.2f}  format {p['format']}  box {p['box']}")
+        typer.echo(f"{image}: {p['text']}  confidence {p['confidence']:.2f}  {p['format']}  box {p['box']}")
 
 
 def _ultralytics_logs_to_stderr() -> None:
@@ -88,5 +97,5 @@ def _ultralytics_logs_to_stderr() -> None:
     from ultralytics.utils import LOGGER
 
     for handler in LOGGER.handlers:
-        if isinstance(handler, logging.StreamHandler):
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.__stdout__):
             handler.setStream(sys.stderr)

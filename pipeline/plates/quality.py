@@ -35,7 +35,7 @@ def sharpness(crop_bgr: np.ndarray) -> float:
 @dataclass(frozen=True)
 class QualityGate:
     min_width: int = 40
-    min_sharpness: float = 0.05
+    min_sharpness: float = 0.01
 
     def reason_to_skip(self, crop_bgr: np.ndarray) -> str | None:
         """Why this plate crop should not be read, or None when it should."""

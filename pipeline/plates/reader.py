@@ -86,15 +86,21 @@ class PlateReader:
             settings,
         )
 
-    def read_vehicle(self, frame_bgr: np.ndarray, vehicle_box_xyxy: Sequence[float], frame_index: int = 0) -> list[PlateRead]:
+    def read_vehicle(
+        self, frame_bgr: np.ndarray, vehicle_box_xyxy: Sequence[float], frame_index: int = 0
+    ) -> list[PlateRead]:
         """Plates inside one vehicle's box, most confident detection first."""
         return self.read_vehicles(frame_bgr, np.asarray([vehicle_box_xyxy], np.float32), frame_index)[0]
 
-    def read_vehicles(self, frame_bgr: np.ndarray, vehicle_boxes: np.ndarray, frame_index: int = 0) -> list[list[PlateRead]]:
+    def read_vehicles(
+        self, frame_bgr: np.ndarray, vehicle_boxes: np.ndarray, frame_index: int = 0
+    ) -> list[list[PlateRead]]:
         """Plates inside each of (N, 4) vehicle boxes of one frame, with one OCR call for them all."""
-        found = [self._find_in_vehicle(frame_bgr, box) for box in np.asarray(vehicle_boxes, np.float32).reshape(-1, 4)]
-        reads = iter(self._read_boxes(frame_bgr, PlateBoxes.concat(found), frame_index))
-        return [[r for r in (next(reads) for _ in range(len(boxes))) if r] for boxes in found]
+        boxes = np.asarray(vehicle_boxes, np.float32).reshape(-1, 4)
+        found = [self._find_in_vehicle(frame_bgr, box) for box in boxes]
+        reads = self._read_boxes(frame_bgr, PlateBoxes.concat(found), frame_index)
+        bounds = np.cumsum([0, *map(len, found)])
+        return [[r for r in reads[a:b] if r] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def read_image(self, image_bgr: np.ndarray) -> list[PlateRead]:
         """Plates anywhere in a still photo: the whole image at the detector's scale, plus the
@@ -102,7 +108,7 @@ class PlateReader:
         found = [self.detector.detect(image_bgr)]
         if self.vehicles is not None and max(image_bgr.shape[:2]) > self.settings.vehicle_pass_min_side:
             vehicles = self.vehicles.find(image_bgr)
-            largest = np.argsort(-(vehicles[:, 2] - vehicles[:, 0]))[: self.settings.max_vehicles]
+            largest = np.argsort(vehicles[:, 0] - vehicles[:, 2])[: self.settings.max_vehicles]
             found += [self._find_in_vehicle(image_bgr, box) for box in vehicles[largest]]
         plates = PlateBoxes.concat(found).nms(self.settings.nms_iou)
         return [r for r in self._read_boxes(image_bgr, plates, 0) if r]
@@ -123,32 +129,24 @@ class PlateReader:
 
     def _read_boxes(self, image: np.ndarray, plates: PlateBoxes, frame_index: int) -> list[PlateRead | None]:
         """One read per plate box (None where it is skipped or reads empty), one OCR batch."""
-        crops, owners = [], []
-        for i, box in enumerate(plates.xyxy):
-            x1, y1, x2, y2 = _clip(box, image.shape)
-            plate = image[y1:y2, x1:x2]
-            if plate.size == 0 or (why := self.settings.quality.reason_to_skip(plate)):
-                log.debug("plate at %s skipped: %s", (x1, y1, x2, y2), why or "empty")
-                continue
-            w, h = x2 - x1, y2 - y1
-            for dx, dy in self.settings.shifts:
-                sx1, sy1, sx2, sy2 = _clip((x1 + dx * w, y1 + dy * h, x2 + dx * w, y2 + dy * h), image.shape)
-                crops.append(cv2.cvtColor(image[sy1:sy2, sx1:sx2], cv2.COLOR_BGR2RGB))  # the OCR wants RGB
-                owners.append(i)
+        boxes = [_clip(box, image.shape) for box in plates.xyxy]
+        kept = [i for i, box in enumerate(boxes) if self._worth_reading(image, box)]
+        crops = [crop for i in kept for crop in self._shifted_crops(image, boxes[i])]
         ocr_reads = self.ocr.read(crops)
+        n = len(self.settings.shifts)
         out: list[PlateRead | None] = [None] * len(plates)
-        for i in dict.fromkeys(owners):
-            variants = [r for r, owner in zip(ocr_reads, owners) if owner == i and r.text]
+        for k, i in enumerate(kept):
+            variants = [r for r in ocr_reads[k * n : (k + 1) * n] if r.text]
             if not variants:
                 continue
             raw, char_conf = weighted_vote([r.text for r in variants], [r.char_confidence for r in variants])
             text, plate_format = classify(raw, char_conf)
-            x1, y1, x2, y2 = _clip(plates.xyxy[i], image.shape)
+            x1, y1, x2, y2 = boxes[i]
             out[i] = PlateRead(
                 text=text,
                 char_confidence=char_conf,
                 confidence=min(char_conf),
-                box=(x1, y1, x2, y2),
+                box=boxes[i],
                 frame_index=frame_index,
                 format=plate_format,
                 raw_text=raw,
@@ -156,6 +154,24 @@ class PlateReader:
                 crop=image[y1:y2, x1:x2].copy(),
             )
         return out
+
+    def _worth_reading(self, image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+        x1, y1, x2, y2 = box
+        plate = image[y1:y2, x1:x2]
+        why = self.settings.quality.reason_to_skip(plate) if plate.size else "empty"
+        if why:
+            log.debug("plate at %s skipped: %s", box, why)
+        return why is None
+
+    def _shifted_crops(self, image: np.ndarray, box: tuple[int, int, int, int]) -> list[np.ndarray]:
+        """The plate cut out at each of `settings.shifts`, in RGB (the OCR's colour order)."""
+        x1, y1, x2, y2 = box
+        w, h = x2 - x1, y2 - y1
+        crops = []
+        for dx, dy in self.settings.shifts:
+            sx1, sy1, sx2, sy2 = _clip((x1 + dx * w, y1 + dy * h, x2 + dx * w, y2 + dy * h), image.shape)
+            crops.append(cv2.cvtColor(image[sy1:sy2, sx1:sx2], cv2.COLOR_BGR2RGB))
+        return crops
 
 
 def _clip(box: Sequence[float], shape: tuple[int, ...]) -> tuple[int, int, int, int]:

@@ -36,7 +36,8 @@ class PlateRead:
         'OY09FEU'
         """
         plate, plate_format = classify(text)
-        return cls(plate, (confidence,) * len(plate), confidence, (0, 0, 0, 0), frame_index, plate_format, text, 0.0)
+        chars = (confidence,) * len(plate)
+        return cls(plate, chars, confidence, (0, 0, 0, 0), frame_index, plate_format, text, 0.0)
 
 
 @dataclass(frozen=True)

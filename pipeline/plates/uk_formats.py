@@ -66,7 +66,7 @@ def clean(text: str) -> str:
 
 def fits(text: str, swaps: int = 0) -> str | None:
     """The first UK format `text` fits that allows reaching it with `swaps` swaps, or None."""
-    return next((name for name, (pattern, most) in FORMATS.items() if swaps <= most and pattern.match(text)), None)
+    return next((name for name, (rule, most) in FORMATS.items() if swaps <= most and rule.match(text)), None)
 
 
 def classify(text: str, char_confidence: Sequence[float] | None = None) -> tuple[str, str]:
@@ -99,7 +99,17 @@ def classify(text: str, char_confidence: Sequence[float] | None = None) -> tuple
             for i in positions:
                 chars[i] = SWAPS[chars[i]]
             candidate = "".join(chars)
-            if name := fits(candidate, n):
+            if _keeps_every_group(raw, candidate) and (name := fits(candidate, n)):
                 key = (n, list(FORMATS).index(name), candidate, name)
                 best = min(best, key) if best else key
     return (best[2], best[3]) if best else (raw, UNKNOWN)
+
+
+def _keeps_every_group(raw: str, candidate: str) -> bool:
+    """Whether each run of letters or of digits in `candidate` keeps a character as read.
+
+    A swap may fix a character inside a group the OCR evidently saw, never invent a whole group:
+    LIMES is not taken for L1 MES, nor GPGGG for GPG 6G.
+    """
+    runs = re.finditer(r"[A-Z]+|[0-9]+", candidate)
+    return all(any(raw[i] == candidate[i] for i in range(m.start(), m.end())) for m in runs)

@@ -95,7 +95,7 @@ def _aligned(texts: Sequence[str], weights: list[np.ndarray], reference: str) ->
         for pos, i in enumerate(source):
             if i != GAP and text[i] in ALPHABET:
                 chars[row, pos] = ALPHABET.index(text[i])
-                char_weights[row, pos] = weight[i] if i < len(weight) else 0.0
+                char_weights[row, pos] = weight[i]
     return chars, char_weights
 
 
