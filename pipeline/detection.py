@@ -151,8 +151,7 @@ class LaneRegionDetector:
             | ((xyxy[:, 2] >= lay.x1 - edge) & (lay.x1 < lay.frame_w))
             | ((xyxy[:, 3] >= lay.y1 - edge) & (lay.y1 < lay.frame_h))
         )
-        keep = inside & ~cut
-        return Detections(xyxy[keep], mosaic.confidence[keep], mosaic.class_id[keep], mosaic.track_id[keep])
+        return Detections(xyxy, mosaic.confidence, mosaic.class_id, mosaic.track_id)[inside & ~cut]
 
 
 class ByteTracker:

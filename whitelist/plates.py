@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 
+from pipeline.plates.uk_formats import TO_LETTER
+
 # UK plates have at most 7 characters, but foreign and trade plates reach the lane too.
 PLATE_RE = re.compile(r"[A-Z0-9]{2,10}")
 
-# Pairs an OCR read (or a person typing a list) confuses; any number of these swaps is a near miss.
-CONFUSIONS = {"0": "O", "1": "I", "5": "S", "8": "B", "2": "Z", "6": "G"}
-_CANONICAL = str.maketrans(CONFUSIONS)
+# The pairs an OCR read (or a person typing a list) confuses, as the UK format rules know them;
+# any number of these swaps is a near miss.
+_CANONICAL = str.maketrans(TO_LETTER)
 
 
 def clean_plate(text: str) -> str:
