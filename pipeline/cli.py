@@ -16,12 +16,11 @@ import typer
 from evidence.cli import app as evidence_app
 from evidence.cli import retention_app
 from evidence.pack.cli import app as pack_app
+from pipeline.plates.cli import register as register_plate_commands
 from review_app.cli import register as register_review_commands
 from whitelist.cli import app as whitelist_app
 
 app = typer.Typer(help="Bus lane enforcement from fixed CCTV.", no_args_is_help=True, add_completion=False)
-from pipeline.plates.cli import register as register_plate_commands
-register_plate_commands(app)
 
 Db = Annotated[Path, typer.Option("--db", help="DuckDB database file")]
 
@@ -147,3 +146,4 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(retention_app, name="retention")
 app.add_typer(pack_app, name="pack")
 register_review_commands(app)
+register_plate_commands(app)
