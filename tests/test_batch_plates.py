@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import duckdb
+
+from evidence.databar import read_frame_code
 
 from tests.conftest import NL_CLIP, NL_SITE, buslane
 
@@ -55,8 +58,15 @@ def test_a_whitelisted_plate_is_exempt_and_never_queued(plate_night, tmp_path):
 
 
 def test_evidence_plate_close_up_comes_from_the_read_frame(plate_night):
-    (case,) = one(plate_night["db"], "SELECT c.id, p.plate_frame FROM contraventions c JOIN lane_passages p ON p.id = c.passage_id")
+    (case,) = one(plate_night["db"], "SELECT c.id, p.plate_frame, p.plate_box FROM contraventions c "
+                                     "JOIN lane_passages p ON p.id = c.passage_id")
     (folder,) = list(plate_night["evidence"].glob(f"*/*/{case['id']}"))
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["plate"]["read"]["plate"] == "L417VS"
-    assert (folder / "plate.png").is_file()
+    # The close-up is the stored read's frame and box: image and text come from the same vehicle.
+    still = meta["files"]["plate.png"]
+    assert still["subject"] == "plate" and still["frame"] == case["plate_frame"] == meta["plate"]["read"]["frame"]
+    assert still["box"] == [round(v) for v in case["plate_box"]]
+    # And the frame number is the one drawn into the still's data bar.
+    image = cv2.imread(str(folder / "plate.png"))
+    assert read_frame_code(image) == case["plate_frame"]

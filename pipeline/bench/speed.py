@@ -58,16 +58,17 @@ def baseline(path: Path, site: SiteConfig) -> Run:
     tracker = UltralyticsTracker(str(resolve_model(d.model)), d.confidence, d.tracker, d.imgsz)
     began = time.perf_counter()
     builder = TrackBuilder()
+    frames = 0
     with open_footage(path) as video:
         for index, bgr in video.frames():
             builder.add(index, tracker.update(bgr))
+            frames = index + 1
         info = video.info
     geometry = LaneGeometry(site, info.width, info.height)
     start = START.replace(tzinfo=site.tz)
     decisions = [d for t in builder.tracks() if (d := judge(t, geometry, site, info.fps, start))]
     spans = tuple(sorted((d.first_frame, d.last_frame) for d in decisions if d.is_contravention))
-    frames = max(int(t.frames.max()) for t in builder.tracks()) + 1 if builder.tracks() else info.frames_estimate
-    return Run(max(frames, info.frames_estimate), time.perf_counter() - began, spans, _peak_mb())
+    return Run(frames, time.perf_counter() - began, spans, _peak_mb())
 
 
 def process(path: Path, site: SiteConfig) -> Run:
