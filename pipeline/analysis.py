@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from tqdm import tqdm
 from pipeline.detection import (
     COCO_CLASSES,
     ByteTracker,
+    Detections,
     LaneRegionDetector,
     RegionLayout,
     UltralyticsDetector,
@@ -34,6 +37,11 @@ from pipeline.plates.types import PlateRead, PlateResult
 from pipeline.plates.voting import vote
 from pipeline.site import SiteConfig
 from pipeline.tracks import TrackBuilder
+
+
+# While the road has been still this long, the decoder skips the frames no other frame needs
+# (Processing.idle_skip_decoding); a newcomer is then noticed at most a few frames late.
+QUIET_SECONDS_BEFORE_SKIPPING = 1.0
 
 
 @dataclass(frozen=True)
@@ -138,33 +146,60 @@ class Analyser:
                 tries[tid] = tries.get(tid, 0) + 1
                 reads.setdefault(tid, []).extend(plate_reads)
 
-        def flush() -> None:
-            if not pending:
-                return
-            for frame, found in zip(pending, detector.detect([f.bgr for f in pending])):
-                tracked = self.tracker.update(found, (info.height, info.width))
+        # The detector (which releases the GIL) works on the next frames while these are tracked.
+        in_flight: deque[tuple[list[DecodedFrame], Future]] = deque()
+        in_flight_limit = 1 if proc.overlap_detection else 0
+
+        def detect(batch: list[DecodedFrame]) -> list[Detections]:
+            return detector.detect([f.bgr for f in batch])
+
+        def take(batch: list[DecodedFrame], found: Future) -> None:
+            for frame, boxes in zip(batch, found.result()):
+                tracked = self.tracker.update(boxes, (info.height, info.width))
                 builder.add(frame.index, tracked)
                 state["near"] = bool(geometry.lookup(near_lane, tracked.ground_points).any())
                 if self.plates is not None:
                     read_plates(frame, tracked)
-            state["detected"] += len(pending)
-            pending.clear()
+            state["detected"] += len(batch)
 
-        frames, last = 0, -proc.idle_stride
+        def flush(in_flight_after: int = in_flight_limit) -> None:
+            """Send the pending frames to the detector; track the oldest results beyond the limit."""
+            if pending:
+                batch = pending.copy()
+                in_flight.append((batch, detection.submit(detect, batch)))
+                pending.clear()
+            while len(in_flight) > in_flight_after:
+                take(*in_flight.popleft())
+
+        frames, last, last_busy = 0, -proc.idle_stride, 0
+        may_skip = gate is not None and proc.idle_skip_decoding and video.has_skippable_frames
+        skipping = False
         bar = tqdm(total=info.frames_estimate, desc=video.path.name, unit="frame", file=sys.stderr,
                    disable=not self.progress, leave=False)
-        for frame in video.decoded():
-            frames = frame.index + 1
-            bar.update()
-            moved = gate.moved(frame.grey(STEP)) if gate else True
-            # Densely while a vehicle is near the lane (entries, exits, time in it); sparsely while
-            # something moves elsewhere in the region; not at all while nothing moves.
-            stride = proc.near_stride if state["near"] else proc.idle_stride
-            if (state["near"] or moved) and frame.index - last >= stride:
-                pending.append(frame)
-                last = frame.index
-                if len(pending) >= per_input or not state["near"]:
-                    flush()
-        flush()
+        with ThreadPoolExecutor(1, thread_name_prefix="detect") as detection:
+            for frame in video.decoded():
+                bar.update(frame.index + 1 - frames)
+                frames = frame.index + 1
+                moved = gate.moved(frame.grey(STEP)) if gate else True
+                # Densely while a vehicle is near the lane (entries, exits, time in it); sparsely while
+                # something moves elsewhere in the region; not at all while nothing moves.
+                stride = proc.near_stride if state["near"] else proc.idle_stride
+                if (state["near"] or moved) and frame.index - last >= stride:
+                    pending.append(frame)
+                    last = frame.index
+                    if state["near"] and len(pending) >= per_input:
+                        flush()
+                    elif not state["near"]:
+                        # Whether to look densely must not lag behind: wait for this frame's result.
+                        flush(0)
+                elif not moved:
+                    flush(0)  # nothing new to look at: catch up with the detector, so "near" is current
+                if moved or state["near"] or pending or in_flight:
+                    last_busy = frame.index
+                quiet = frame.index - last_busy >= QUIET_SECONDS_BEFORE_SKIPPING * info.fps
+                if may_skip and quiet != skipping:
+                    video.skip_nonref(quiet)
+                    skipping = quiet
+            flush(0)
         bar.close()
         return frames, state["detected"], builder.tracks(), reads

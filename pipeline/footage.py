@@ -77,29 +77,53 @@ class Video:
             self._stream.frames or round(duration_s * float(rate)),
         )
         self.truncation_error: str | None = None  # set when decoding ends before the declared end
+        self._skipped_any = False
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """(frame index, BGR array) for every decodable frame."""
         for frame in self.decoded():
             yield frame.index, frame.bgr
 
+    @property
+    def has_skippable_frames(self) -> bool:
+        """True when the codec reorders frames (B-frames), some of which no other frame needs."""
+        return bool(self._stream.codec_context.has_b_frames)
+
+    def skip_nonref(self, skip: bool) -> None:
+        """Decode only the frames other frames depend on (True) or every frame (False).
+
+        Meant for stretches where nothing happens: the frames skipped are never decoded, and the
+        indices of the frames still yielded stay their true positions (counted from timestamps).
+        The decoder's threads apply a change a few frames late.
+        """
+        self._stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+        self._skipped_any = self._skipped_any or skip
+
     def decoded(self) -> Iterator[DecodedFrame]:
         """Every decodable frame, decoded once; a damaged or truncated file sets truncation_error."""
         self._stream.thread_type = "AUTO"
-        index = 0
+        ticks_per_frame = 1 / (self._stream.time_base * self._stream.average_rate) if self._stream.average_rate else None
+        index, last_pts = -1, None
         try:
             for frame in self._container.decode(self._stream):
+                index += self._step(frame.pts, last_pts, ticks_per_frame)
+                last_pts = frame.pts
                 yield DecodedFrame(index, frame)
-                index += 1
         except av.error.FFmpegError as e:
-            if index == 0:
+            if index < 0:
                 raise FootageError(f"{self.path}: no frame could be decoded ({e})") from e
-            self.truncation_error = f"damaged: decoding failed after frame {index - 1} ({e})"
+            self.truncation_error = f"damaged: decoding failed after frame {index} ({e})"
             return
         # A file cut short (copy interrupted, recorder crash) often decodes cleanly up to the cut.
-        declared = self.info.frames_estimate
-        if declared and index < declared * 0.99:
-            self.truncation_error = f"truncated: only {index} of the {declared} frames its header declares could be decoded"
+        declared, decoded = self.info.frames_estimate, index + 1
+        if declared and decoded < declared * 0.99:
+            self.truncation_error = f"truncated: only {decoded} of the {declared} frames its header declares could be decoded"
+
+    def _step(self, pts: int | None, last_pts: int | None, ticks_per_frame) -> int:
+        """Frames from the previous frame yielded to this one: 1 unless frames were skipped."""
+        if not self._skipped_any or pts is None or last_pts is None or not ticks_per_frame:
+            return 1  # every frame decoded: the count is the index, whatever the timestamps say
+        return max(1, round(float((pts - last_pts) / ticks_per_frame)))
 
 
 @contextmanager

@@ -165,6 +165,13 @@ class Processing(_Strict):
     motion_gate: bool = Field(True, description="skip detection while nothing moves in and around the lane")
     motion_threshold: int = Field(25, ge=1, le=255, description="grey-level change that counts as movement")
     motion_min_area_px: int = Field(120, ge=1, description="changed full-resolution pixels that count as motion")
+    overlap_detection: bool = Field(
+        True, description="run the detector on the next frames while the previous ones are tracked and read"
+    )
+    idle_skip_decoding: bool = Field(
+        True, description="while nothing has moved for a second, decode only the frames other frames depend on "
+        "(footage with B-frames; the motion test then sees every second to fourth frame)"
+    )
     idle_stride: int = Field(
         5, ge=1, description="while something moves but no vehicle is near the lane, detect every k-th frame"
     )
