@@ -23,9 +23,9 @@ from pipeline.detection import (
     Detections,
     LaneRegionDetector,
     RegionLayout,
-    UltralyticsDetector,
     VehicleDetector,
     grow,
+    load_detector,
     region_of_interest,
 )
 from pipeline.footage import DecodedFrame, FootageError, VideoInfo, open_footage, resolve_start
@@ -69,7 +69,7 @@ class Analyser:
     def __init__(self, site: SiteConfig, detector: VehicleDetector | None = None, progress: bool = False):
         d = site.detection
         self.site = site
-        self.detector = detector or UltralyticsDetector(str(resolve_model(d.model)), d.confidence, d.imgsz)
+        self.detector = detector or load_detector(resolve_model(d.model), d.confidence, d.imgsz, d.parallel_inferences)
         self.tracker = ByteTracker(d.tracker)
         p = site.plates
         self.plates = PlateReader.from_models(p.detector, p.ocr, p.ocr_config, vehicle_detector=None) if p.enabled else None
@@ -146,9 +146,10 @@ class Analyser:
                 tries[tid] = tries.get(tid, 0) + 1
                 reads.setdefault(tid, []).extend(plate_reads)
 
-        # The detector (which releases the GIL) works on the next frames while these are tracked.
+        # The detector (which releases the GIL) works on the next frames while these are tracked,
+        # on as many batches at once as it allows.
         in_flight: deque[tuple[list[DecodedFrame], Future]] = deque()
-        in_flight_limit = 1 if proc.overlap_detection else 0
+        in_flight_limit = detector.parallel if proc.overlap_detection else 0
 
         def detect(batch: list[DecodedFrame]) -> list[Detections]:
             return detector.detect([f.bgr for f in batch])
@@ -176,7 +177,7 @@ class Analyser:
         skipping = False
         bar = tqdm(total=info.frames_estimate, desc=video.path.name, unit="frame", file=sys.stderr,
                    disable=not self.progress, leave=False)
-        with ThreadPoolExecutor(1, thread_name_prefix="detect") as detection:
+        with ThreadPoolExecutor(max(1, in_flight_limit), thread_name_prefix="detect") as detection:
             for frame in video.decoded():
                 bar.update(frame.index + 1 - frames)
                 frames = frame.index + 1

@@ -20,10 +20,16 @@ Job = tuple[Path, str]  # (footage path, sha256)
 _worker: Analyser | None = None
 
 
+def _sized(site: SiteConfig, threads: int) -> SiteConfig:
+    """The site as one worker among several runs it: no more inferences at once than its share of cores."""
+    d = site.detection
+    return site.model_copy(update={"detection": d.model_copy(update={"parallel_inferences": min(d.parallel_inferences, threads)})})
+
+
 def _init_worker(site: SiteConfig, threads: int) -> None:
     global _worker
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    _worker = Analyser(site)
+    _worker = Analyser(_sized(site, threads))
 
 
 def _analyse_in_worker(path: Path, sha: str, start: datetime | None) -> FileResult:
@@ -57,7 +63,7 @@ def run_ray(site: SiteConfig, jobs: list[Job], start: datetime | None, address: 
     @ray.remote(num_cpus=1)
     class Worker:
         def __init__(self, site: SiteConfig):
-            self.analyser = Analyser(site)
+            self.analyser = Analyser(_sized(site, 1))  # each actor holds one CPU
 
         def analyse(self, path: Path, sha: str, start: datetime | None) -> FileResult:
             return self.analyser.analyse(path, sha, start)

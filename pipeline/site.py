@@ -139,6 +139,9 @@ class Detection(_Strict):
     confidence: float = Field(0.1, gt=0, lt=1)  # low: ByteTrack's second stage uses weak boxes
     tracker: str = "bytetrack.yaml"
     imgsz: int = 640
+    parallel_inferences: int = Field(
+        2, ge=1, description="inferences run side by side, one core each (an OpenVINO model; others run one at a time)"
+    )
 
 
 class Plates(_Strict):
