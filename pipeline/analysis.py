@@ -42,6 +42,9 @@ from pipeline.tracks import TrackBuilder
 # While the road has been still this long, the decoder skips the frames no other frame needs
 # (Processing.idle_skip_decoding); a newcomer is then noticed at most a few frames late.
 QUIET_SECONDS_BEFORE_SKIPPING = 1.0
+# Batches of frames the detector may work on while the batch before them is tracked
+# (Processing.overlap_detection): enough for two inferences side by side.
+BATCHES_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -146,10 +149,11 @@ class Analyser:
                 tries[tid] = tries.get(tid, 0) + 1
                 reads.setdefault(tid, []).extend(plate_reads)
 
-        # The detector (which releases the GIL) works on the next frames while these are tracked,
-        # on as many batches at once as it allows.
+        # The detector (which releases the GIL) works on the next batches while this one is tracked,
+        # as many at once as it allows. How far it runs ahead is fixed, so results never depend on
+        # how many inferences run side by side (the number of workers, the engine).
         in_flight: deque[tuple[list[DecodedFrame], Future]] = deque()
-        in_flight_limit = detector.parallel if proc.overlap_detection else 0
+        in_flight_limit = BATCHES_AHEAD if proc.overlap_detection else 0
 
         def detect(batch: list[DecodedFrame]) -> list[Detections]:
             return detector.detect([f.bgr for f in batch])
@@ -177,7 +181,7 @@ class Analyser:
         skipping = False
         bar = tqdm(total=info.frames_estimate, desc=video.path.name, unit="frame", file=sys.stderr,
                    disable=not self.progress, leave=False)
-        with ThreadPoolExecutor(max(1, in_flight_limit), thread_name_prefix="detect") as detection:
+        with ThreadPoolExecutor(detector.parallel, thread_name_prefix="detect") as detection:
             for frame in video.decoded():
                 bar.update(frame.index + 1 - frames)
                 frames = frame.index + 1
