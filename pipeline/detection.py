@@ -1,6 +1,7 @@
 """Vehicle detection and tracking.
 
-`VehicleDetector` turns frames into untracked boxes; `LaneRegionDetector` runs it on the lane's
+`VehicleDetector` turns frames into untracked boxes (`OpenVINODetector` for an OpenVINO model,
+`UltralyticsDetector` for other formats); `LaneRegionDetector` runs it on the lane's
 surroundings only, tiling several frames' regions into one model input; `ByteTracker` (ultralytics'
 ByteTrack) links boxes into tracks. `UltralyticsTracker` is the plain whole-frame `model.track`
 recipe, kept as the baseline the benchmark compares against.
@@ -123,7 +124,7 @@ class OpenVINODetector:
         blob = np.ascontiguousarray(boxed[None, :, :, ::-1].transpose(0, 3, 1, 2), np.float32) / 255
         request = self._requests.get()
         try:
-            raw = request.infer({0: blob})[0]
+            raw = request.infer({0: blob}, share_outputs=False)[0]  # a copy: the request is reused
         finally:
             self._requests.put(request)
         kept = non_max_suppression(torch.from_numpy(raw), self.confidence, 0.7, classes=list(COCO_CLASSES))[0]
