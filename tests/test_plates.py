@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import pipeline.models
 from pipeline.cli import app
 from pipeline.plates import PlateRead, PlateReader, classify, vote
+from pipeline.plates.ladder import degrade
 
 SHARED = pipeline.models.PROJECT_ROOT.parent / "shared"
 SAMPLES = SHARED / "models" / "samples"
@@ -59,6 +60,15 @@ def test_reads_a_plate_inside_a_vehicle_box(reader, hangzhou_frame):
     assert reads[0].frame_index == 10
     x1, y1, x2, y2 = reads[0].box
     assert 709 <= x1 < x2 <= 986 and 205 <= y1 < y2 <= 525
+
+
+def test_reads_a_small_blurred_plate_with_a_second_box(reader):
+    # The golf as CCTV gives it (the bench's ladder): plate 60 px wide, motion blur, noise, JPEG.
+    small = degrade(cv2.imread(str(SAMPLES / "uk_golf_OY09FEU.jpg")), labelled_width=189, plate_width=60, seed=1)
+    reads = reader.read_image(small)
+    assert texts(reads) == {"OY09FEU"}
+    # Found again around itself, so both boxes' shifted crops are voted.
+    assert len(reader._plate_crops(small, reads[0].box)) == 2 * len(reader.settings.shifts)
 
 
 def test_skips_vehicles_too_small_to_hold_a_readable_plate(reader, hangzhou_frame):
