@@ -197,7 +197,7 @@ class Analyser:
                     elif not state["near"]:
                         # Whether to look densely must not lag behind: wait for this frame's result.
                         flush(0)
-                elif not moved:
+                elif not moved and in_flight:
                     flush(0)  # nothing new to look at: catch up with the detector, so "near" is current
                 if moved or state["near"] or pending or in_flight:
                     last_busy = frame.index

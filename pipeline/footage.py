@@ -102,7 +102,8 @@ class Video:
     def decoded(self) -> Iterator[DecodedFrame]:
         """Every decodable frame, decoded once; a damaged or truncated file sets truncation_error."""
         self._stream.thread_type = "AUTO"
-        ticks_per_frame = 1 / (self._stream.time_base * self._stream.average_rate) if self._stream.average_rate else None
+        rate, base = self._stream.average_rate, self._stream.time_base
+        ticks_per_frame = float(1 / (base * rate)) if rate and base else None
         index, last_pts = -1, None
         try:
             for frame in self._container.decode(self._stream):
@@ -119,11 +120,11 @@ class Video:
         if declared and decoded < declared * 0.99:
             self.truncation_error = f"truncated: only {decoded} of the {declared} frames its header declares could be decoded"
 
-    def _step(self, pts: int | None, last_pts: int | None, ticks_per_frame) -> int:
+    def _step(self, pts: int | None, last_pts: int | None, ticks_per_frame: float | None) -> int:
         """Frames from the previous frame yielded to this one: 1 unless frames were skipped."""
         if not self._skipped_any or pts is None or last_pts is None or not ticks_per_frame:
             return 1  # every frame decoded: the count is the index, whatever the timestamps say
-        return max(1, round(float((pts - last_pts) / ticks_per_frame)))
+        return max(1, round((pts - last_pts) / ticks_per_frame))
 
 
 @contextmanager

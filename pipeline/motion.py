@@ -17,14 +17,18 @@ LEARNING_RATE = 0.05  # how fast the background follows light changes (about 1 s
 class MotionGate:
     def __init__(self, watch: np.ndarray, threshold: int, min_area_px: int):
         """`watch` is a full-resolution boolean mask of where movement matters."""
-        self._watch = watch[::STEP, ::STEP]
+        small = watch[::STEP, ::STEP]
+        ys, xs = np.nonzero(small)
+        # Only the watched region's bounding box is looked at: on a lane camera, half the frame or less.
+        self._box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+        self._watch = small[self._box]
         self._threshold = threshold
         self._min_pixels = max(1, min_area_px // (STEP * STEP))
         self._background: np.ndarray | None = None
 
     def moved(self, grey: np.ndarray) -> bool:
         """Feed one subsampled luma frame (``DecodedFrame.grey(STEP)``); True when it shows motion."""
-        frame = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
+        frame = cv2.GaussianBlur(grey[self._box], (5, 5), 0).astype(np.float32)
         if self._background is None:
             self._background = frame
             return True  # nothing to compare with yet: look

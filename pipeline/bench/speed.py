@@ -111,8 +111,12 @@ def bench(clips: list[tuple[str, Path, Path]]) -> list[str]:
                 f"{name:<26}{run.frames:>8}{run.frames / fps_clip:>12.0f}  {label:<10}{run.fps:>9.1f}"
                 f"{run.fps / base.fps:>11.2f}{run.fps / fps_clip:>12.1f}{found:>16}{run.peak_mb:>9.0f}"
             )
-        lines.append(f"{'':<26}same contraventions as the baseline: {same_contraventions(base.spans, runs['process'].spans)}; "
+        same = same_contraventions(base.spans, runs["process"].spans)
+        lines.append(f"{'':<26}same contraventions as the baseline: {same}; "
                      f"process time / decode time: {runs['process'].seconds / runs['decode'].seconds:.1f}")
+        if same != "yes":  # say which, so the difference can be checked by eye
+            for label in ("baseline", "process"):
+                lines.append(f"{'':<26}{label} contraventions (frames): {', '.join(f'{a}-{b}' for a, b in runs[label].spans) or 'none'}")
     return lines
 
 
