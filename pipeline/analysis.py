@@ -35,7 +35,7 @@ from pipeline.motion import STEP, MotionGate
 from pipeline.plates.reader import PlateReader
 from pipeline.plates.types import PlateRead, PlateResult
 from pipeline.plates.voting import vote
-from pipeline.site import SiteConfig
+from pipeline.site import Processing, SiteConfig
 from pipeline.tracks import TrackBuilder
 
 
@@ -64,6 +64,17 @@ class FileResult:
     @property
     def contraventions(self) -> int:
         return sum(p.is_contravention for p in self.passages)
+
+
+def frame_detector(
+    detector: VehicleDetector, proc: Processing, region: tuple[int, int, int, int], info: VideoInfo
+) -> tuple[VehicleDetector, int]:
+    """What detection runs on, and how many frames go into one model input: the lane's
+    surroundings tiled several frames to an input (Processing.lane_region), else whole frames."""
+    if not proc.lane_region:
+        return detector, 1
+    layout = RegionLayout.plan(region, info.width, info.height, detector.imgsz, proc.min_region_scale)
+    return LaneRegionDetector(detector, layout), layout.per_input
 
 
 class Analyser:
@@ -106,11 +117,7 @@ class Analyser:
         site, proc, info = self.site, self.site.processing, video.info
         lane_and_zones = geometry.lane | geometry.exempt
         region = region_of_interest([lane_and_zones], proc.region_margin_px)
-        detector: VehicleDetector = self.detector
-        per_input = 1
-        if proc.lane_region:
-            layout = RegionLayout.plan(region, info.width, info.height, self.detector.imgsz, proc.min_region_scale)
-            detector, per_input = LaneRegionDetector(self.detector, layout), layout.per_input
+        detector, per_input = frame_detector(self.detector, proc, region, info)
         gate = None
         if proc.motion_gate:
             watch = np.zeros_like(lane_and_zones)
