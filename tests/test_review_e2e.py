@@ -87,7 +87,7 @@ def test_officer_rejects_a_case_with_a_whitelist_flag_in_chromium(running_app, t
             page.get_by_label("Password", exact=True).fill("jo-password")
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("heading", name="Review queue").wait_for()
-            assert metric(page, "Matching cases") == "2"
+            playwright.expect(metric(page, "Matching cases")).to_have_text("2")  # retried while the page settles
 
             page.get_by_role("button", name="Review the most urgent case").click()
             page.get_by_role("heading", name=f"Case {case_id}").wait_for()
@@ -112,8 +112,7 @@ def test_officer_rejects_a_case_with_a_whitelist_flag_in_chromium(running_app, t
 
             page.get_by_text("Queue", exact=True).click()
             page.get_by_role("heading", name="Review queue").wait_for()
-            page.wait_for_function("() => document.body.innerText.includes('Matching cases')")
-            assert metric(page, "Matching cases") == "1"
+            playwright.expect(metric(page, "Matching cases")).to_have_text("1")
 
             page.get_by_text("Whitelist gaps", exact=True).click()
             page.get_by_role("heading", name="Permitted vehicles missing from the whitelist").wait_for()
@@ -129,6 +128,7 @@ def test_officer_rejects_a_case_with_a_whitelist_flag_in_chromium(running_app, t
     assert store.query("SELECT count(*) AS n FROM audit_log WHERE action = 'review.gaps_exported'")[0]["n"] == 1
 
 
-def metric(page, label: str) -> str:
+def metric(page, label: str):
+    """The value of the metric labelled `label`, as a locator (so assertions on it are retried)."""
     box = page.locator('[data-testid="stMetric"]', has_text=label)
-    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return box.locator('[data-testid="stMetricValue"]')
