@@ -1,6 +1,6 @@
 """Plate-reading benchmark: prints figures, it is not a test.
 
-    python -m pipeline.plates.bench          # or: make bench-plates (about 30 minutes on 2 busy cores)
+    python -m pipeline.plates.bench          # or: make bench-plates (about 9 minutes on a quiet 2-core machine)
     python -m pipeline.plates.bench --limit 20 --no-ladder --no-video   # a quick look
 
 For every photo set in ../shared/data/plates it reports exact-match accuracy and milliseconds per
