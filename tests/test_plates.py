@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -11,7 +12,10 @@ from typer.testing import CliRunner
 
 import pipeline.models
 from pipeline.cli import app
+from pipeline.models import ModelError, resolve_model
 from pipeline.plates import PlateRead, PlateReader, classify, vote
+from pipeline.plates.ocr import FastPlateOCR
+from pipeline.plates.types import UK, is_foreign
 from pipeline.plates.ladder import degrade
 
 SHARED = pipeline.models.PROJECT_ROOT.parent / "shared"
@@ -150,3 +154,52 @@ def test_cli_reads_plates_as_json_and_reports_an_unreadable_file(tmp_path):
     assert out[1]["image"] == str(golf)
     assert [p["text"] for p in out[1]["plates"]] == ["OY09FEU"]
     assert set(out[1]["plates"][0]) >= {"text", "confidence", "format", "box"}
+
+
+@pytest.mark.parametrize(
+    ("photo", "plates", "country"),
+    [
+        ("uk_golf_OY09FEU.jpg", {"OY09FEU"}, UK),
+        ("uk_porsche_BIG918_LF64FUT.jpg", {"BIG918", "LF64FUT"}, UK),
+        ("eu_picasso_98CTM78.jpg", {"98CTM78"}, "France"),
+        ("eu_skoda_octavia_MBN7505.jpg", {"MBN7505"}, "Czech Republic"),
+    ],
+)
+def test_default_ocr_reads_the_sample_photos_exactly_with_their_country(reader, photo, plates, country):
+    reads = reader.read_image(cv2.imread(str(SAMPLES / photo)))
+    assert texts(reads) == plates
+    assert {r.country for r in reads} == {country}
+    assert is_foreign(country) == (country != UK)
+
+
+def test_v2_ocr_reads_the_sample_crops_with_their_region():
+    ocr = FastPlateOCR(resolve_model("plate_ocr"), resolve_model("plate_ocr_config"))
+    crops = [cv2.cvtColor(cv2.imread(str(SAMPLES / f"plate_crop_{t}.png")), cv2.COLOR_BGR2RGB) for t in ("AD799KB", "KRW301")]
+    reads = ocr.read(crops)
+    assert [r.text for r in reads] == ["AD799KB", "KRW301"]
+    assert reads[0].region == "Argentina" and 0.5 < reads[0].region_prob <= 1
+
+
+def test_v1_stays_selectable_and_has_no_country():
+    ocr = FastPlateOCR(resolve_model("plate_ocr_v1"), resolve_model("plate_ocr_v1_config"))
+    [read] = ocr.read([cv2.cvtColor(cv2.imread(str(SAMPLES / "plate_crop_AD799KB.png")), cv2.COLOR_BGR2RGB)])
+    assert (read.text, read.region, read.region_prob) == ("AD799KB", None, None)
+
+
+def test_vote_gives_the_passage_its_country_weighted_by_confidence():
+    def read(country, confidence):
+        return PlateRead("OY09FEU", (0.9,) * 7, 0.9, (0, 0, 0, 0), 0, "current", "OY09FEU", 0.5, country, confidence)
+
+    result = vote([read(UK, 0.9), read("Ireland", 0.95), read(UK, 0.6)])
+    assert (result.country, result.country_confidence) == (UK, 0.5)  # (0.9 + 0.6) / 3
+    assert vote([PlateRead.from_text("OY09FEU")] * 2).country is None  # a model without a region head
+
+
+def test_missing_or_corrupt_ocr_model_is_named(tmp_path):
+    config = resolve_model("plate_ocr_config")
+    with pytest.raises(ModelError, match=re.escape(f"plate OCR model {tmp_path / 'gone.onnx'}: not found")):
+        FastPlateOCR(tmp_path / "gone.onnx", config)
+    corrupt = tmp_path / "cct_xs_v2_global.onnx"
+    corrupt.write_bytes(resolve_model("plate_ocr").read_bytes()[:5000])  # a truncated copy
+    with pytest.raises(ModelError, match=re.escape(f"plate OCR model {corrupt} with config {config} cannot be loaded")):
+        FastPlateOCR(corrupt, config)

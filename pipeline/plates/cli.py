@@ -82,6 +82,8 @@ def _plate_json(read: PlateRead) -> dict:
         "raw_text": read.raw_text,
         "char_confidence": list(read.char_confidence),
         "detector_confidence": read.detector_confidence,
+        "country": read.country,
+        "country_confidence": read.country_confidence,
     }
 
 
@@ -89,7 +91,8 @@ def _echo_text(image: str, plates: list[dict]) -> None:
     if not plates:
         typer.echo(f"{image}: no plate found")
     for p in plates:
-        typer.echo(f"{image}: {p['text']}  confidence {p['confidence']:.2f}  {p['format']}  box {p['box']}")
+        country = f"  {p['country']} {p['country_confidence']:.2f}" if p["country"] else ""
+        typer.echo(f"{image}: {p['text']}  confidence {p['confidence']:.2f}  {p['format']}{country}  box {p['box']}")
 
 
 def _ultralytics_logs_to_stderr() -> None:

@@ -32,7 +32,7 @@ from pipeline.plates.quality import QualityGate
 from pipeline.plates.types import PlateRead
 from pipeline.plates.uk_formats import classify
 from pipeline.plates.vehicles import VehicleFinder, YoloVehicleFinder
-from pipeline.plates.voting import weighted_vote
+from pipeline.plates.voting import vote_country, weighted_vote
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ class PlateReader:
             raw, char_conf = weighted_vote([r.text for r in variants], [r.char_confidence for r in variants])
             text, plate_format = classify(raw, char_conf)
             x1, y1, x2, y2 = boxes[i]
+            country, country_confidence = vote_country([(r.region, r.region_prob) for r in variants])
             out[i] = PlateRead(
                 text=text,
                 char_confidence=char_conf,
@@ -158,6 +159,8 @@ class PlateReader:
                 format=plate_format,
                 raw_text=raw,
                 detector_confidence=round(float(plates.confidence[i]), 4),
+                country=country,
+                country_confidence=country_confidence,
                 crop=image[y1:y2, x1:x2].copy(),
             )
         return out

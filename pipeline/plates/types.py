@@ -15,7 +15,8 @@ class PlateRead:
 
     `text` is the read after the UK format rules (`raw_text` as the OCR gave it); both have one
     `char_confidence` per character, since the rules only swap characters. `confidence` is the
-    weakest character's: a plate is only right when every character is.
+    weakest character's: a plate is only right when every character is. `country` is the OCR's
+    region head's vote over the crops (None for a model without one, such as v1).
     """
 
     text: str
@@ -26,6 +27,8 @@ class PlateRead:
     format: str
     raw_text: str
     detector_confidence: float
+    country: str | None = None
+    country_confidence: float | None = None
     crop: np.ndarray | None = field(default=None, compare=False, repr=False)  # BGR plate pixels
 
     @classmethod
@@ -56,6 +59,8 @@ class PlateResult:
     `status` is ``read`` (at least two reads agree with the vote), ``low_confidence`` (a vote, but
     fewer agreeing reads) or ``unreadable`` (no reads). `best` is the most confident read that
     agrees with the vote (else the most confident read): its frame and crop are the evidence.
+    `country` is voted across the reads, each weighted by its confidence in its country (None
+    when no read has one); `is_foreign` says whether that rules out a DVLA keeper look-up.
     """
 
     plate: str
@@ -68,3 +73,19 @@ class PlateResult:
     status: str
     best: PlateRead | None
     best_crop_png: bytes | None
+    country: str | None = None
+    country_confidence: float | None = None
+
+
+UK = "United Kingdom"  # the region head's label for British plates
+# What the officer and the back office are told about a plate of another country.
+NOT_UK = "not a UK plate: cannot be traced through the DVLA"
+
+
+def is_foreign(country: str | None) -> bool:
+    """Whether the plate was read as another country's (not when unknown or not predicted).
+
+    >>> is_foreign("France"), is_foreign(UK), is_foreign("Unknown"), is_foreign(None)
+    (True, False, False, False)
+    """
+    return country not in (None, UK, "Unknown")

@@ -38,6 +38,7 @@ def vote(reads: Sequence[PlateRead], min_agreeing: int = 2) -> PlateResult:
     plate, plate_format = classify(voted, char_conf)
     agreeing = [r for r, t in zip(reads, texts) if t == plate]
     best = max(agreeing or reads, key=lambda r: r.confidence)
+    country, country_confidence = vote_country([(r.country, r.country_confidence) for r in reads])
     return PlateResult(
         plate=plate,
         confidence=round(min(char_conf, default=0.0), 4),
@@ -49,7 +50,26 @@ def vote(reads: Sequence[PlateRead], min_agreeing: int = 2) -> PlateResult:
         status="read" if len(agreeing) >= min_agreeing else "low_confidence",
         best=best,
         best_crop_png=_png(best.crop),
+        country=country,
+        country_confidence=country_confidence,
     )
+
+
+def vote_country(votes: Sequence[tuple[str | None, float | None]]) -> tuple[str | None, float | None]:
+    """The country with the most summed confidence, and the mean over the votes that name a
+    country of the confidence given to it (a vote for another country gives 0), like a character's.
+
+    >>> vote_country([("United Kingdom", 0.9), ("France", 0.6), ("United Kingdom", 0.8), (None, None)])
+    ('United Kingdom', 0.5667)
+    """
+    scores: dict[str, float] = defaultdict(float)
+    named = [(c, p or 0.0) for c, p in votes if c is not None]
+    for country, prob in named:
+        scores[country] += prob
+    if not scores:
+        return None, None
+    winner = max(scores, key=lambda c: (scores[c], c))
+    return winner, round(scores[winner] / len(named), 4)
 
 
 def weighted_vote(texts: Sequence[str], weights: Sequence[Sequence[float]]) -> tuple[str, tuple[float, ...]]:
