@@ -91,4 +91,13 @@ MIGRATIONS = [
     );
     CREATE INDEX contraventions_deadline ON contraventions (status, review_deadline);
     """,
+    # The audit log's hash chain (pipeline/history.py): the hash of the row before, this row's own
+    # hash, and the full content of the decision, correction, gap or pack row it records.
+    """
+    ALTER TABLE audit_log ADD COLUMN record_table VARCHAR;
+    ALTER TABLE audit_log ADD COLUMN record_key VARCHAR;
+    ALTER TABLE audit_log ADD COLUMN record JSON;
+    ALTER TABLE audit_log ADD COLUMN prev_hash VARCHAR;
+    ALTER TABLE audit_log ADD COLUMN row_hash VARCHAR;
+    """,
 ]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import getpass
 import importlib
-import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,15 +24,23 @@ from pathlib import Path
 
 import duckdb
 
-# Each component owns an ordered list of migration steps (SQL strings) in its own module; the
-# store applies the steps each database has not yet seen, recorded in schema_version.
+from pipeline import history
+
+# Each component owns an ordered list of migration steps (SQL strings, or a function of the
+# connection for work SQL cannot do) in its own module; the store applies the steps each database
+# has not yet seen, recorded in schema_version.
 SCHEMA_MODULES = {
     "core": "pipeline.schema",
     "whitelist": "whitelist.schema",
     "review": "review_app.schema",
     "packs": "evidence.pack.schema",
     "evidence": "evidence.schema",
+    "history": "pipeline.history",  # last: it chains and records the rows the others' tables hold
 }
+# One write transaction at a time per database within a process (DuckDB's file lock keeps other
+# processes out), so each appends to the audit chain after the head the last one committed.
+_write_locks: dict[Path, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
 
 
 class StoreBusy(RuntimeError):
@@ -78,7 +86,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self.connect() as con:
+        with _write_lock(self.path), self.connect() as con:
             con.begin()
             try:
                 yield con
@@ -95,12 +103,19 @@ class Store:
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity: str, entity_id: str, **details) -> None:
-    """Append one row to the audit log (never updated or deleted)."""
-    con.execute(
-        "INSERT INTO audit_log (\"at\", actor, action, entity, entity_id, details) VALUES (?, ?, ?, ?, ?, ?)",
-        [now(), actor, action, entity, entity_id, json.dumps(details, default=str)],
-    )
+def _write_lock(path: Path) -> threading.RLock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(path.resolve(), threading.RLock())
+
+
+def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity: str, entity_id: str | None,
+          snapshot: tuple[str, object] | None = None, **details) -> None:
+    """Append one row to the audit log's hash chain (never updated or deleted); call inside a transaction.
+
+    `snapshot` = (table, key) of a row just written to a chained table (pipeline.history.CHAINED):
+    its full content goes into the chain with this row.
+    """
+    history.append(con, now(), actor, action, entity, entity_id, details, snapshot)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
@@ -112,7 +127,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
         row = con.execute("SELECT version FROM schema_version WHERE component = ?", [component]).fetchone()
         done = row[0] if row else 0
         for step in steps[done:]:
-            con.execute(step)
+            step(con) if callable(step) else con.execute(step)
         if len(steps) > done:
             con.execute(
                 "INSERT OR REPLACE INTO schema_version VALUES (?, ?, ?)", [component, len(steps), now()]

@@ -45,12 +45,12 @@ def correct_plate(store: Store, case_id: str, user: User, typed: str) -> Correct
             " whitelist_near_miss = ? WHERE id = ?",
             [plate, fmt, wl.version, wl.entry_text, wl.near_miss_text, case_id],
         )
-        con.execute(
+        correction_id = con.execute(
             'INSERT INTO plate_corrections (contravention_id, officer, "at", old, new, format, whitelist_version,'
-            " whitelist_result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " whitelist_result) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [case_id, user.name, now(), old, plate, fmt, wl.version, result],
-        )
-        audit(con, user.name, "review.plate_corrected", "contravention", case_id, old=old, new=plate, format=fmt,
-              whitelist_version=wl.version, whitelist_result=result)
+        ).fetchone()[0]
+        audit(con, user.name, "review.plate_corrected", "contravention", case_id, ("plate_corrections", correction_id),
+              old=old, new=plate, format=fmt, whitelist_version=wl.version, whitelist_result=result)
     shape = "no UK format: kept as typed" if fmt == UNKNOWN else f"UK {fmt} format"
     return Correction(True, f"plate {old or '(none)'} -> {plate} ({shape}); whitelist: {result}", plate, fmt, wl.exempt)

@@ -95,7 +95,7 @@ def _decide(store: Store, case_id: str, user: User, action: str, new_status: str
                     " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                     [case_id, user.name, now(), action, reason_code, note],
                 ).fetchone()[0]
-                audit(con, user.name, f"review.{action}", "contravention", case_id,
+                audit(con, user.name, f"review.{action}", "contravention", case_id, ("decisions", decision_id),
                       decision_id=decision_id, status=new_status, reason_code=reason_code, note=note)
                 if flag is not None:
                     gap = flag_gap(con, flag.plate, flag.category, flag.note, case_id, actor=user.name)
