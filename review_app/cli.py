@@ -1,7 +1,9 @@
-"""`buslane review` (start the app) and `buslane users add` (manage who may sign in)."""
+"""`buslane review` (start the app) and `buslane users add|link|list` (who may sign in, and which OS
+account acts as whom on the command line)."""
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from enum import Enum
@@ -55,11 +57,29 @@ def add_user(
     """Add a user; asks for the password twice (it is stored only as an Argon2 hash)."""
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = UsersFile(users).add(name, role.value, password, replace=replace)
+        user = UsersFile(users).add(name, role.value, password, replace=replace, os_user=os_user)
     except ValueError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2)
-    typer.echo(f"{user.name} ({user.role}) saved in {users}")
+    os_user: Annotated[Optional[str], typer.Option(
+        "--os-user", help="the OS account whose commands act as this user", show_default=False)] = None,
+    typer.echo(f"{user.name} ({user.role}) saved in {users}" + (f"; OS user {os_user} acts as them" if os_user else ""))
+
+
+@users_app.command("link")
+def link_os_user(
+    name: Annotated[str, typer.Argument(help="an existing user")],
+    os_user: Annotated[str, typer.Option("--os-user", help="the OS account (default: the one running this)")] = "",
+    users: UsersOption = DEFAULT_USERS,
+) -> None:
+    """Record the user's actions from the command line (whitelist, packs, evidence, retention) run by OS_USER."""
+    os_user = os_user or getpass.getuser()
+    try:
+        user = UsersFile(users).link_os_user(name, os_user)
+    except ValueError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2)
+    typer.echo(f"commands run by OS user {os_user} now act as {user.name} ({user.role}) in {users}")
 
 
 @users_app.command("list")

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evidence.settings import ROOT_ENV as EVIDENCE_ENV, default_root as default_evidence_root
+from pipeline.users import USERS_ENV
 from review_app.services.users import DEFAULT_PATH as DEFAULT_USERS
 
 DB_ENV = "BUSLANE_DB"
-USERS_ENV = "BUSLANE_USERS"
 DEFAULT_DB = Path("var/demo.duckdb")
 
 __all__ = ["AppConfig", "DB_ENV", "EVIDENCE_ENV", "USERS_ENV"]
