@@ -15,6 +15,7 @@ import typer
 
 from evidence.cli import app as evidence_app
 from evidence.cli import retention_app
+from evidence.keys import app as keys_app
 from evidence.pack.cli import app as pack_app
 from pipeline.plates.cli import register as register_plate_commands
 from review_app.cli import register as register_review_commands
@@ -103,6 +104,7 @@ def list_contraventions(
 @app.command()
 def report(db: Db) -> None:
     """Morning report per camera: coverage, gaps, frame rate, failures, passages, contraventions."""
+    from pipeline.history import verify_chain
     from pipeline.report import morning_report
     from pipeline.store import Store
 
@@ -111,6 +113,27 @@ def report(db: Db) -> None:
         typer.echo("no footage recorded yet")
     for r in reports:
         typer.echo("\n".join(r.lines()))
+    with Store(db).connect() as con:  # the head to compare with tomorrow's: a rewrite changes it
+        typer.echo(verify_chain(con).lines()[0])
+
+
+audit_app = typer.Typer(help="The audit log's hash chain: the decision history proves itself.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(db: Db) -> None:
+    """Check the whole history chain; name the first broken row (table, id, what differs). Exit 1 if broken."""
+    from pipeline.history import verify_chain
+    from pipeline.store import Store
+
+    if not db.exists():  # a mistyped path must not leave an empty database behind
+        _fail(f"{db}: no such database")
+    with Store(db).connect() as con:
+        check = verify_chain(con)
+    typer.echo("\n".join(check.lines()))
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
@@ -145,5 +168,6 @@ app.add_typer(whitelist_app, name="whitelist")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(retention_app, name="retention")
 app.add_typer(pack_app, name="pack")
+app.add_typer(keys_app, name="keys")
 register_review_commands(app)
 register_plate_commands(app)

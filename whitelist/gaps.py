@@ -71,7 +71,7 @@ def flag_gap(
         [plate, category, note or None, contravention_id, actor, now()],
     ).fetchone()
     gap = Gap(*row)
-    audit(con, actor, "whitelist.gap_flagged", "whitelist_gap", str(gap.id),
+    audit(con, actor, "whitelist.gap_flagged", "whitelist_gap", str(gap.id), ("whitelist_gaps", gap.id),
           plate=plate, category=category, note=note, contravention_id=contravention_id)
     return gap
 
@@ -111,7 +111,7 @@ def close_gaps(
             "UPDATE whitelist_gaps SET status = 'closed', closed_by_version = ?, closed_at = ? WHERE id = ?",
             [version, now(), gap.id],
         )
-        audit(con, actor, "whitelist.gap_closed", "whitelist_gap", str(gap.id),
+        audit(con, actor, "whitelist.gap_closed", "whitelist_gap", str(gap.id), ("whitelist_gaps", gap.id),
               plate=gap.plate, version=version, entry=entry.label())
         closed.append(gap.id)
     return tuple(closed)

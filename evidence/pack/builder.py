@@ -4,12 +4,14 @@
         case_summary.pdf        the facts, both stills, plate read, rules, whitelist, history, hashes
         witness_statement.docx  DRAFT for the reviewing officer to check and sign
         original.mp4  review.mp4  overview.png  plate.png  metadata.json   (the verified evidence)
-        README.txt  manifest.json  SHA256SUMS
+        README.txt  manifest.json  manifest.json.sig  SHA256SUMS   (the hashes, signed with the council's key)
 
 The evidence folder is verified against the store first, and the copies are hashed again, so a
 pack never carries a file that differs from the one recorded when the evidence was written. The
 pack's row (with the sha256 of its manifest and of the ZIP) and the audit row are written in one
 transaction, which also re-checks that the case is still validated and undecided since it was read.
+The manifest carries the head of the store's history chain and is signed with the council's key; no
+key, no pack.
 
 >>> result = build_pack(store, "SZ-BUSLANE-01-20160318-122126-T15", Path("var/evidence"), "jo",
 ...                     Path("pack.zip"))  # doctest: +SKIP
@@ -33,12 +35,16 @@ import duckdb
 
 from evidence.manifest import FileRecord, hash_file, record
 from evidence.pack.facts import load_facts
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from evidence.keys import SigningKeyError, load_private_key, public_pem
 from evidence.pack.manifest import (CHECKSUMS, README, STATEMENT, SUMMARY, PackHeader, checksums,
                                     write_manifest)
 from evidence.pack.pdf import write_summary
 from evidence.pack.readme import readme_text
 from evidence.pack.witness import write_statement
 from evidence.verify import verify_case
+from pipeline.history import head
 from pipeline.store import Store, audit, now
 
 # The evidence files a pack carries, in this order; the folder's own manifest and SHA256SUMS are
@@ -80,10 +86,16 @@ def default_file_name(contravention_id: str) -> str:
     return f"{contravention_id}_evidence_pack.zip"
 
 
-def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out: Path) -> PackResult:
-    """Write the pack of a validated case to `out`, record it and audit the export; PackError says why not."""
+def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out: Path,
+               key: Ed25519PrivateKey | None = None) -> PackResult:
+    """Write the pack of a validated case to `out`, signed with `key` (default: the council's key,
+    evidence.keys), record it and audit the export; PackError says why not."""
     if not actor.strip():
         raise PackError("say who is exporting the pack (actor)")
+    try:
+        key = key or load_private_key()
+    except SigningKeyError as e:
+        raise PackError(f"case {contravention_id}: not packed: {e}") from e
     seen = _validated(store, contravention_id)
     evidence = _verified_evidence(store, contravention_id, root)
     header = PackHeader(uuid.uuid4().hex[:16], contravention_id, now(), actor.strip())
@@ -94,7 +106,7 @@ def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out:
         with tempfile.TemporaryDirectory(prefix="buslane-pack-") as tmp:
             folder = Path(tmp) / contravention_id
             folder.mkdir()
-            files = _assemble(store, folder, evidence, header)
+            files = _assemble(store, folder, evidence, header, key)
             _zip(folder, files, partial, header.created_at)
         zip_sha, zip_bytes = hash_file(partial)
         manifest_sha = next(f.sha256 for f in files if f.kind == "manifest")
@@ -108,7 +120,7 @@ def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out:
                 [header.pack_id, contravention_id, header.created_by, header.created_at, out.name, zip_sha,
                  zip_bytes, manifest_sha, evidence.manifest_sha256],
             )
-            audit(con, header.created_by, "pack.exported", "contravention", contravention_id,
+            audit(con, header.created_by, "pack.exported", "contravention", contravention_id, ("packs", header.pack_id),
                   pack_id=header.pack_id, zip_sha256=zip_sha, manifest_sha256=manifest_sha, file=out.name,
                   bytes=zip_bytes)
             os.replace(partial, out)  # inside the transaction: a pack is published only if it is recorded
@@ -158,7 +170,8 @@ def _verified_evidence(store: Store, contravention_id: str, root: Path) -> _Evid
     return _Evidence(result.folder, ordered, manifest[0]["manifest_sha256"])
 
 
-def _assemble(store: Store, folder: Path, evidence: _Evidence, header: PackHeader) -> list[FileRecord]:
+def _assemble(store: Store, folder: Path, evidence: _Evidence, header: PackHeader,
+              key: Ed25519PrivateKey) -> list[FileRecord]:
     """Copy the evidence, write the documents and the hash lists; every file's record, in zip order."""
     copied = []
     for row in evidence.files:
@@ -168,14 +181,16 @@ def _assemble(store: Store, folder: Path, evidence: _Evidence, header: PackHeade
             raise PackError(f"case {header.contravention_id}: {row['path']} changed while it was being packed")
     facts = load_facts(store, header.contravention_id, json.loads((folder / "metadata.json").read_text()))
     write_statement(folder / STATEMENT, facts, header, copied)
-    (folder / README).write_text(readme_text(header, [r.path for r in copied]))
+    (folder / README).write_text(readme_text(header, [r.path for r in copied], public_pem(key.public_key())))
     # The summary lists every other file's hash, so it is written after them (it cannot list its own).
     others = [record(folder, STATEMENT, "witness_statement"), *copied, record(folder, README, "readme")]
     write_summary(folder / SUMMARY, facts, header, folder, others)
     listed = [record(folder, SUMMARY, "case_summary"), *others]
-    manifest = write_manifest(folder, listed, header, evidence.manifest_sha256)
-    (folder / CHECKSUMS).write_text(checksums([*listed, manifest]))
-    return [*listed, manifest, record(folder, CHECKSUMS, "checksums")]
+    with store.connect() as con:  # the history as it stands now: a later rewrite shows against it
+        history_head = head(con)
+    signed = write_manifest(folder, listed, header, evidence.manifest_sha256, history_head, key)
+    (folder / CHECKSUMS).write_text(checksums([*listed, *signed]))
+    return [*listed, *signed, record(folder, CHECKSUMS, "checksums")]
 
 
 def _zip(folder: Path, files: list[FileRecord], path: Path, created_at: datetime) -> None:

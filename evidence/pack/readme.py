@@ -1,13 +1,16 @@
 """README.txt: what is in the pack, and how an adjudicator checks it offline with standard tools.
 
->>> print(readme_text(header, ["original.mp4", "review.mp4"]))  # doctest: +SKIP
+>>> print(readme_text(header, ["original.mp4", "review.mp4"], public_pem(key.public_key())))  # doctest: +SKIP
 Evidence pack for bus lane contravention SZ-BUSLANE-01-20160318-122126-T15
 ...
 """
 
 from __future__ import annotations
 
-from evidence.pack.manifest import CHECKSUMS, MANIFEST, README, STATEMENT, SUMMARY, PackHeader
+from cryptography.hazmat.primitives import serialization
+
+from evidence.keys import fingerprint
+from evidence.pack.manifest import CHECKSUMS, MANIFEST, README, SIGNATURE, STATEMENT, SUMMARY, PackHeader
 
 # What each file is, for the list at the top; names not here (an original in another container) fall back to kind.
 DESCRIPTIONS = {
@@ -18,15 +21,17 @@ DESCRIPTIONS = {
     "plate.png": "still: close-up of the plate (or of the vehicle when no plate was read), with the data bar",
     "metadata.json": "how the evidence was made: camera, site config and its sha256, lane rules, times, track, models",
     README: "this file",
-    MANIFEST: "sha256 and size of every other file, and the pack's id",
-    CHECKSUMS: "sha256 of every file and of manifest.json, for `sha256sum -c`",
+    MANIFEST: "sha256 and size of every other file, the pack's id, the head of the council's history",
+    SIGNATURE: "the council's Ed25519 signature of manifest.json",
+    CHECKSUMS: "sha256 of every file, of manifest.json and of its signature, for `sha256sum -c`",
 }
 ORIGINAL = "the original footage segment: the recording's own packets, cut without re-encoding"
 
 
-def readme_text(header: PackHeader, evidence_names: list[str]) -> str:
+def readme_text(header: PackHeader, evidence_names: list[str], public_key_pem: str) -> str:
     folder = header.contravention_id
-    names = [SUMMARY, STATEMENT, *evidence_names, README, MANIFEST, CHECKSUMS]
+    names = [SUMMARY, STATEMENT, *evidence_names, README, MANIFEST, SIGNATURE, CHECKSUMS]
+    key_sha = fingerprint(serialization.load_pem_public_key(public_key_pem.encode()))
     width = max(map(len, names)) + 2
     listing = "\n".join(f"  {n.ljust(width)}{DESCRIPTIONS.get(n, ORIGINAL)}" for n in names)
     return f"""\
@@ -50,8 +55,23 @@ pack, open a terminal in the folder {folder}/ and run:
 Every line should end in OK. A file that was changed, however slightly, fails; the list in
 {MANIFEST} also shows any file that is missing or should not be there.
 
-Someone able to change a file could also rewrite the lists. The council recorded the SHA-256 of
-{MANIFEST} when it made this pack: ask it to confirm the hash recorded for pack {header.pack_id}
-and compare it with the {MANIFEST} line in {CHECKSUMS}. The council checks a whole pack with
-`buslane pack verify FILE.zip --db DATABASE`.
+Checking that the council made it
+---------------------------------
+Someone able to change a file could also rewrite the lists, so {MANIFEST} is signed with the
+council's Ed25519 key: {SIGNATURE}. The signature fails if any byte of {MANIFEST} (and so of any
+file it lists) differs. Check it against the council's PUBLISHED public key, not only the copy
+below (a forger would print their own). The key that signed this pack:
+
+  fingerprint (sha256 of the key's DER): {key_sha}
+
+{public_key_pem.rstrip()}
+
+With the published key saved as council_pack_key.pub.pem, in the folder {folder}/:
+
+  openssl pkey -pubin -in council_pack_key.pub.pem -outform DER | sha256sum     (the fingerprint above)
+  openssl pkeyutl -verify -pubin -inkey council_pack_key.pub.pem -rawin -in {MANIFEST} -sigfile {SIGNATURE}
+
+The second prints "Signature Verified Successfully" (OpenSSL 3). The council checks a whole pack with
+`buslane pack verify FILE.zip --public-key KEY.pub.pem`, and with `--db DATABASE` also against the hash
+it recorded for pack {header.pack_id} and the head of its decision history when the pack was made.
 """
