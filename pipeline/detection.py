@@ -175,8 +175,9 @@ class RegionLayout:
         The rule needs no per-site tuning, and frames of 640 px or more keep the tiling they had
         when regions were never enlarged.
 
-        >>> RegionLayout.plan((102, 2, 349, 288), 352, 288, imgsz=640, min_scale=0.75).scale  # a JamCam lane
-        2.2377622377622375
+        >>> jamcam = RegionLayout.plan((102, 2, 349, 288), 352, 288, imgsz=640, min_scale=0.75)
+        >>> jamcam.grid, round(jamcam.scale, 2)  # a 25 px car comes out 56 px
+        (1, 2.24)
         """
         x0, y0, x1, y1 = region
         longest = max(x1 - x0, y1 - y0)
