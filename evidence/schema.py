@@ -32,4 +32,23 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (contravention_id, path)
     );
     """,
+    """
+    CREATE TABLE evidence_settings (
+        key VARCHAR PRIMARY KEY,           -- evidence_root: the absolute root, recorded on first use
+        value VARCHAR NOT NULL,
+        set_at TIMESTAMPTZ NOT NULL,
+        set_by VARCHAR NOT NULL
+    );
+    -- Appeal holds, one row per hold or release, never updated: the latest row says whether a case is held.
+    CREATE SEQUENCE appeal_hold_seq;
+    CREATE TABLE appeal_holds (
+        id BIGINT PRIMARY KEY DEFAULT nextval('appeal_hold_seq'),
+        contravention_id VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,           -- hold | release
+        "at" TIMESTAMPTZ NOT NULL,
+        actor VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL
+    );
+    CREATE INDEX appeal_holds_case ON appeal_holds (contravention_id);
+    """,
 ]

@@ -1,7 +1,9 @@
 """Check a case folder against the hashes the store recorded when it was written.
 
 The store is the reference, not the folder's own manifest: someone able to change a file could
-change the manifest beside it too.
+change the manifest beside it too. A file that is not there is reported as missing, never as
+altered; `verify_all` also fails every contravention that has no evidence recorded at all (a batch
+interrupted while writing it), and stored paths that lead out of the root are refused.
 
 >>> result = verify_case(store, "SZ-BUSLANE-01-20160318-122205-T459", Path("var/evidence"))  # doctest: +SKIP
 >>> result.ok, result.altered  # doctest: +SKIP
@@ -14,7 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evidence.manifest import hash_file
+from evidence.settings import UnsafePath, case_file, case_folder
 from pipeline.store import Store
+
+NO_EVIDENCE = ("evidence missing: none is recorded for this contravention (a batch interrupted while writing it?); "
+               "re-run the batch or `buslane evidence write --missing` to write it")
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,7 @@ class VerifyResult:
     missing: tuple[str, ...] = ()
     altered: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
-    problem: str | None = None  # e.g. no evidence was ever recorded for the case
+    problem: str | None = None  # e.g. no evidence was ever recorded for the case, or an unsafe stored path
     deleted: str | None = None  # removed by retention: nothing to check, not a failure
 
     @property
@@ -49,9 +55,12 @@ def verify_case(store: Store, contravention_id: str, root: Path) -> VerifyResult
     """Recompute the sha256 of every recorded file and look for files that should not be there."""
     case = store.query("SELECT * FROM evidence_cases WHERE contravention_id = ?", [contravention_id])
     if not case:
-        return VerifyResult(contravention_id, None, problem="no evidence recorded for this case")
+        return VerifyResult(contravention_id, None, problem=NO_EVIDENCE)
     row = case[0]
-    folder = root / row["folder"]
+    try:
+        folder = case_folder(root, row["folder"], contravention_id)
+    except UnsafePath as e:
+        return VerifyResult(contravention_id, None, problem=str(e))
     if row["deleted_at"] is not None:
         return VerifyResult(contravention_id, folder, deleted=f"by {row['deleted_by']} at "
                             f"{row['deleted_at']:%Y-%m-%d %H:%M %Z} ({row['deletion_reason']})")
@@ -59,7 +68,10 @@ def verify_case(store: Store, contravention_id: str, root: Path) -> VerifyResult
                         [contravention_id])
     missing, altered = [], []
     for f in files:
-        path = folder / f["path"]
+        try:
+            path = case_file(folder, f["path"], contravention_id)
+        except UnsafePath as e:
+            return VerifyResult(contravention_id, folder, problem=str(e))
         if not path.is_file():
             missing.append(f["path"])
         elif hash_file(path)[0] != f["sha256"]:
@@ -71,5 +83,6 @@ def verify_case(store: Store, contravention_id: str, root: Path) -> VerifyResult
 
 
 def verify_all(store: Store, root: Path) -> list[VerifyResult]:
-    ids = store.query("SELECT contravention_id FROM evidence_cases ORDER BY contravention_id")
-    return [verify_case(store, r["contravention_id"], root) for r in ids]
+    """Every contravention (one without evidence fails) and every recorded case folder."""
+    ids = store.query("SELECT id FROM contraventions UNION SELECT contravention_id FROM evidence_cases ORDER BY 1")
+    return [verify_case(store, r["id"], root) for r in ids]

@@ -7,9 +7,14 @@
         plate.png      plate close-up (or a labelled vehicle close-up when no plate was read)
         metadata.json  manifest.json  SHA256SUMS
 
-The folder is built under a hidden name beside it and renamed into place when complete, so a
-crash never leaves a half-written case that looks finished. The source is only ever opened for
-reading.
+The folder is built under a hidden name beside it (.<id>.partial), every file and the folder are
+flushed to disk (fsync), then it is renamed into place and the parent folders are flushed, so a
+crash or power cut never leaves a half-written case that looks finished. The hashes are recorded
+only after the rename: until then the case has no evidence rows, which `report` and `verify --all`
+count as missing and `missing_evidence` lists for the next run. Leftovers of a killed run are made
+harmless by the next write of the case: a .partial folder is removed, and a .old folder (a rewrite
+killed between its two renames) is put back where the store expects it.
+The source is only ever opened for reading.
 
 >>> folder = write_case(store, "SZ-BUSLANE-01-20160318-122205-T459", site, Path("sites/sz.yaml"),
 ...                     Path("var/evidence"))  # doctest: +SKIP
@@ -20,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -31,7 +37,7 @@ from evidence.metadata import build_metadata
 from evidence.overlays import draw_scene
 from evidence.review_copy import ReviewCopy
 from evidence.segment import SegmentPlan, cut_segment, plan_segment
-from evidence.settings import EvidenceError, EvidenceSettings
+from evidence.settings import EvidenceError, EvidenceSettings, case_folder
 from evidence.source import PacketIndex, decode_frames, packet_index
 from evidence.stills import Still, close_up, overview, write_png
 from pipeline.models import sha256_file
@@ -62,9 +68,9 @@ def write_case(store: Store, contravention_id: str, site: SiteConfig, site_path:
     plan = plan_segment(index, case.first_frame - round(settings.pre_seconds * case.fps),
                         case.last_frame + round(settings.post_seconds * case.fps))
 
-    final = root / case.folder()
+    final = case_folder(root, case.folder().as_posix(), case.id)
     work = final.parent / f".{case.id}.partial"
-    shutil.rmtree(work, ignore_errors=True)  # left by an interrupted run
+    _clear_leftovers(final, work)
     work.mkdir(parents=True)
     try:
         original = f"original{case.source.suffix.lower() or '.mp4'}"
@@ -78,7 +84,14 @@ def write_case(store: Store, contravention_id: str, site: SiteConfig, site_path:
         kinds = {name: info["kind"] for name, info in files.items()} | {METADATA: "metadata"}
         records = write_manifest(work, kinds, case.id, created_at)
         manifest_sha = next(r.sha256 for r in records if r.kind == "manifest")
+        for path in work.iterdir():
+            _fsync(path)
+        _fsync(work)
         _move_into_place(work, final)
+        for folder in (final.parent, *final.parent.parents):  # the renames and any new camera/date folders
+            _fsync(folder)
+            if folder == root:
+                break
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -169,10 +182,40 @@ def _close_up(case: Case, bgr, stamp: Stamp, plate_box: list[float] | None) -> S
                     "the vehicle where its box is largest in the segment; this is not a plate read")
 
 
+def missing_evidence(store: Store, camera_id: str) -> list[str]:
+    """The camera's contraventions with no evidence recorded (e.g. a batch killed while writing it)."""
+    return [r["id"] for r in store.query(
+        "SELECT id FROM contraventions WHERE camera_id = ?"
+        " AND id NOT IN (SELECT contravention_id FROM evidence_cases) ORDER BY id", [camera_id])]
+
+
+def _old(final: Path) -> Path:
+    return final.parent / f".{final.name}.old"
+
+
+def _clear_leftovers(final: Path, work: Path) -> None:
+    """Undo what a killed write left: its .partial folder, and a rewrite's old folder set aside."""
+    shutil.rmtree(work, ignore_errors=True)
+    old = _old(final)
+    if old.is_dir():
+        if final.exists():
+            shutil.rmtree(old)
+        else:  # killed between the two renames of a rewrite: the store still describes the old folder
+            old.rename(final)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _move_into_place(work: Path, final: Path) -> None:
     if final.exists():  # a rewrite: swap the old folder out, then remove it
-        old = final.parent / f".{final.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
+        old = _old(final)
         final.rename(old)
         work.rename(final)
         shutil.rmtree(old)

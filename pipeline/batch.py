@@ -19,8 +19,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from evidence.settings import EvidenceError, default_root
-from evidence.writer import write_case
+from evidence.settings import EvidenceError, resolve_root
+from evidence.writer import missing_evidence, write_case
 from pipeline.analysis import FileResult
 from pipeline.engines import engine_results
 from pipeline.footage import footage_sha256
@@ -82,7 +82,7 @@ class Batch:
                  workers: int | None = None, engine: str = "local", address: str | None = None):
         self.site, self.site_path, self.store, self.start = site, site_path, store, start
         self.site_sha256 = hashlib.sha256(site_path.read_bytes()).hexdigest()
-        self.evidence_root = evidence_root or default_root()
+        self.evidence_root = resolve_root(store, evidence_root)  # the database's recorded root; RootMismatch if not
         self.actor = actor or default_actor()
         self.progress = progress
         self.workers = workers or os.cpu_count() or 1
@@ -109,25 +109,30 @@ class Batch:
                 summary.results.append(FileResult(path, sha, "skipped"))
             else:
                 jobs.append((path, sha))
+        # Cases an earlier, interrupted run recorded without evidence (their files are skipped above).
+        for contravention in missing_evidence(self.store, self.site.camera_id):
+            self._write_evidence(contravention, summary)
         results = engine_results(self.engine, self.site, jobs, self.start, workers=self.workers,
                                  address=self.address, progress=self.progress)
         for result in tqdm(results, total=len(jobs), desc="files", unit="file", file=sys.stderr,
                            disable=not self.progress):
             for contravention in self._record(result):
-                began_case = time.monotonic()
-                try:
-                    write_case(self.store, contravention, self.site, self.site_path, self.evidence_root,
-                               actor=self.actor)
-                except EvidenceError as e:
-                    # The case stays in the queue; `buslane evidence write --missing` retries it.
-                    summary.evidence_failures.append(f"{contravention}: {e}")
-                summary.evidence_seconds += time.monotonic() - began_case
+                self._write_evidence(contravention, summary)
             summary.results.append(result)
         for result in summary.results:
             if result.status == "failed":
                 log.error("%s", result.error)
         summary.seconds = time.monotonic() - began
         return summary
+
+    def _write_evidence(self, contravention: str, summary: BatchSummary) -> None:
+        began = time.monotonic()
+        try:
+            write_case(self.store, contravention, self.site, self.site_path, self.evidence_root, actor=self.actor)
+        except EvidenceError as e:
+            # The case stays in the queue without evidence; the next run or `evidence write --missing` retries it.
+            summary.evidence_failures.append(f"{contravention}: {e}")
+        summary.evidence_seconds += time.monotonic() - began
 
     def _record(self, result: FileResult) -> list[str]:
         with self.store.transaction() as con:

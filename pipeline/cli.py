@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
@@ -14,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from evidence.cli import app as evidence_app
-from evidence.cli import retention_app
+from evidence.cli import appeal_app, retention_app
 from evidence.keys import app as keys_app
 from evidence.pack.cli import app as pack_app
 from pipeline.plates.cli import register as register_plate_commands
@@ -46,9 +45,9 @@ def print_rows(rows: list[dict], fmt: Format, columns: tuple[str, ...]) -> None:
         json.dump(rows, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     elif fmt is Format.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+        from pipeline.csvsafe import write_dicts
+
+        write_dicts(sys.stdout, rows, columns)  # formula-like text neutralised for spreadsheets
     else:
         widths = {c: max([len(c)] + [len(str(r[c])) for r in rows]) for c in columns}
         typer.echo("  ".join(c.ljust(widths[c]) for c in columns))
@@ -66,9 +65,10 @@ def process(
     workers: Annotated[Optional[int], typer.Option(help="files analysed at once (default: one per core)")] = None,
     engine: Annotated[str, typer.Option(help="local, or ray to spread files over a Ray cluster")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start a local one)")] = None,
-    evidence: Annotated[Optional[Path], typer.Option(help="evidence root (default: $BUSLANE_EVIDENCE or var/evidence)")] = None,
+    evidence: Annotated[Optional[Path], typer.Option(help="evidence root; must be the one the database recorded (on first use: default $BUSLANE_EVIDENCE or var/evidence)")] = None,
 ) -> None:
     """Process a night's footage for one camera site into the database."""
+    from evidence.settings import EvidenceError
     from pipeline.batch import Batch
     from pipeline.models import ModelError
     from pipeline.site import SiteConfigError
@@ -80,7 +80,7 @@ def process(
         batch = Batch.from_files(site, db, start=start, progress=progress, workers=workers, engine=engine,
                                  address=address, evidence_root=evidence)
         summary = batch.run(footage)
-    except (SiteConfigError, ModelError) as e:
+    except (SiteConfigError, ModelError, EvidenceError) as e:
         _fail(str(e))
     for line in summary.lines():
         typer.echo(line, err=True)
@@ -167,6 +167,7 @@ def bench_speed(
 app.add_typer(whitelist_app, name="whitelist")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(retention_app, name="retention")
+app.add_typer(appeal_app, name="appeal")
 app.add_typer(pack_app, name="pack")
 app.add_typer(keys_app, name="keys")
 register_review_commands(app)

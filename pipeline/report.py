@@ -43,12 +43,13 @@ class CameraReport:
     gaps: list[str] = field(default_factory=list)
     low_fps: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    missing_evidence: list[str] = field(default_factory=list)  # contravention ids with no evidence recorded
     passages: int = 0
     contraventions: int = 0
 
     @property
     def faulty(self) -> bool:
-        return bool(self.failures or self.low_fps)
+        return bool(self.failures or self.low_fps or self.missing_evidence)
 
     def lines(self) -> list[str]:
         out = [
@@ -59,17 +60,19 @@ class CameraReport:
         out += [f"  gap: {g}" for g in self.gaps]
         out += [f"  LOW FRAME RATE: {f}" for f in self.low_fps]
         out += [f"  FAILED: {f}" for f in self.failures]
+        out += [f"  EVIDENCE MISSING: {c} (re-run the batch, or `buslane evidence write --missing`)"
+                for c in self.missing_evidence]
         return out
 
 
 def morning_report(store: Store) -> list[CameraReport]:
-    """Per camera: coverage and gaps, frame rate, failed files, passages and contraventions."""
+    """Per camera: coverage and gaps, frame rate, failed files, passages, contraventions and any without evidence."""
     reports: dict[str, CameraReport] = {}
     files = store.query("SELECT * FROM footage_files ORDER BY camera_id, start_time NULLS LAST, path")
     for f in files:
         r = reports.setdefault(f["camera_id"], CameraReport(f["camera_id"]))
         if f["status"] == "failed":
-            r.failures.append(f"{f['path']}: {f['error']}")
+            r.failures.append(f["error"])  # one line that names the file as the batch was given it
             continue
         r.files += 1
         r.hours_covered += (f["end_time"] - f["start_time"]).total_seconds() / 3600
@@ -87,4 +90,9 @@ def morning_report(store: Store) -> list[CameraReport]:
     for c in counts:
         r = reports.setdefault(c["camera_id"], CameraReport(c["camera_id"]))
         r.passages, r.contraventions = c["passages"], c["contraventions"]
+    # evidence_cases belongs to the evidence component; its migration runs whenever a Store opens.
+    unwritten = store.query("SELECT camera_id, id FROM contraventions"
+                            " WHERE id NOT IN (SELECT contravention_id FROM evidence_cases) ORDER BY camera_id, id")
+    for u in unwritten:
+        reports.setdefault(u["camera_id"], CameraReport(u["camera_id"])).missing_evidence.append(u["id"])
     return list(reports.values())

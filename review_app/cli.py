@@ -38,6 +38,14 @@ def review(
         typer.echo(f"warning: no users in {users}; add one with `buslane users add NAME --role supervisor`", err=True)
     env = os.environ | {DB_ENV: str(db.resolve()), USERS_ENV: str(users.resolve())}
     if evidence is not None:
+        from evidence.settings import RootMismatch, resolve_root
+        from pipeline.store import Store
+
+        try:  # the app shows the database's recorded root: a different one is said here, not ignored
+            resolve_root(Store(db), evidence)
+        except RootMismatch as e:
+            typer.echo(f"different root: {e}", err=True)
+            raise typer.Exit(2)
         env[EVIDENCE_ENV] = str(evidence.resolve())
     args = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]

@@ -26,6 +26,7 @@ import pipeline
 from evidence.databar import Stamp, add_bar, bar_height, read_frame_code
 from evidence.overlays import draw_scene
 from evidence.retention import RetentionRules, apply_retention
+from evidence.settings import move_root
 from evidence.stills import read_png_text
 from evidence.track import Observation
 from evidence.writer import write_case
@@ -59,6 +60,8 @@ def written(night, tmp_path_factory) -> Written:
     store = Store(db)
     site = load_site(BUS_LANE_SITE)
     root = base / "root"
+    root.mkdir()
+    move_root(store, root)  # this copy's evidence lives here, not where the batch wrote the night's
     ids = [r["id"] for r in store.query("SELECT id FROM contraventions ORDER BY first_seen")]
     assert len(ids) >= 2, f"the night's batch recorded {len(ids)} contraventions; these tests need the clip's two riders"
     folders = {cid: write_case(store, cid, site, BUS_LANE_SITE, root) for cid in ids}
@@ -270,9 +273,11 @@ def test_manifest_checksums_and_store_agree_with_the_files(written):
 
 
 def test_verify_passes_then_names_the_altered_and_the_missing_file(written, tmp_path):
-    root = tmp_path / "root"
+    root, db = tmp_path / "root", tmp_path / "cases.duckdb"
     shutil.copytree(written.root, root)
-    ok = buslane("evidence", "verify", "--all", "--db", written.db, "--root", root)
+    shutil.copy(written.db, db)
+    move_root(Store(db), root)
+    ok = buslane("evidence", "verify", "--all", "--db", db, "--root", root)
     assert ok.stdout.count("OK ") == len(written.folders)
     first, second = (root / f.relative_to(written.root) for f in list(written.folders.values())[:2])
     review = first / "review.mp4"
@@ -281,12 +286,12 @@ def test_verify_passes_then_names_the_altered_and_the_missing_file(written, tmp_
     review.write_bytes(bytes(data))
     (second / "overview.png").unlink()
     (second / "notes.txt").write_text("added later")
-    bad = buslane("evidence", "verify", "--all", "--db", written.db, "--root", root, check=False)
+    bad = buslane("evidence", "verify", "--all", "--db", db, "--root", root, check=False)
     assert bad.returncode == 1
     assert "altered: review.mp4" in bad.stdout
     assert "missing: overview.png" in bad.stdout
     assert "unexpected file: notes.txt" in bad.stdout
-    one = buslane("evidence", "verify", first.name, "--db", written.db, "--root", root, check=False)
+    one = buslane("evidence", "verify", first.name, "--db", db, "--root", root, check=False)
     assert one.returncode == 1 and "altered: review.mp4" in one.stdout and "overview.png" not in one.stdout
 
 
@@ -294,6 +299,7 @@ def test_retention_dry_run_lists_a_real_run_deletes_and_pending_is_never_touched
     root, db = tmp_path / "root", tmp_path / "cases.duckdb"
     shutil.copytree(written.root, root)
     shutil.copy(written.db, db)
+    move_root(Store(db), root)
     rejected, pending = list(written.folders)[:2]
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE contraventions SET status = 'rejected' WHERE id = ?", [rejected])

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from evidence.manifest import hash_file
 from evidence.pack.builder import PackError, PackResult, build_pack
 from evidence.pack.verify import verify_pack
+from evidence.settings import move_root
 from pipeline.cli import app as cli
 from pipeline.models import PROJECT_ROOT
 from pipeline.store import Store
@@ -61,6 +62,7 @@ def copy_night(night: dict, folder: Path) -> tuple[Store, Path, list[str]]:
     shutil.copy(night["db"], folder / "night.duckdb")
     shutil.copytree(night["evidence"], folder / "evidence")
     store = Store(folder / "night.duckdb")
+    move_root(store, folder / "evidence")  # the copy's own evidence, not the night's
     ids = [r["id"] for r in store.query("SELECT id FROM contraventions WHERE status = 'pending' ORDER BY id")]
     return store, folder / "evidence", ids
 

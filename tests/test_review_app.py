@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import review_app
+from evidence.settings import move_root
 from pipeline.store import Store
 from review_app.bench import fill
 from review_app.config import DB_ENV, EVIDENCE_ENV, USERS_ENV
@@ -146,8 +147,9 @@ def test_reject_with_a_flag_and_the_gap_appears_for_download(db):
     assert exports == [{"actor": "jo", "n": "1"}]
 
 
-def test_other_reason_needs_a_note_and_missing_evidence_is_said(db, tmp_path, monkeypatch):
-    monkeypatch.setenv(EVIDENCE_ENV, str(tmp_path / "no-evidence-here"))
+def test_other_reason_needs_a_note_and_missing_evidence_is_said(db, tmp_path):
+    (tmp_path / "no-evidence-here").mkdir()
+    move_root(Store(db), tmp_path / "no-evidence-here")  # the database's root, as if its folders were lost
     first = pending_ids(db)[0]
     at = open_case(signed_in("jo"), first)
     assert "Evidence not yet written" in at.warning[0].value and not at.get("video")

@@ -10,13 +10,13 @@ list's keeper; an import whose version covers the plate from the day it was flag
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TextIO
 
 import duckdb
 
+from pipeline.csvsafe import SafeWriter
 from pipeline.store import audit, now
 from whitelist.entries import LONDON, WhitelistEntry, normalise_category
 from whitelist.plates import normalise_plate
@@ -84,8 +84,11 @@ def open_gaps(con: duckdb.DuckDBPyConnection) -> list[Gap]:
 
 
 def export_csv(gaps: list[Gap], out: TextIO) -> None:
-    """Write the gaps as CSV (header first) for circulation to whoever keeps the list."""
-    writer = csv.writer(out, lineterminator="\n")
+    """Write the gaps as CSV (header first) for circulation to whoever keeps the list.
+
+    Notes and names are typed by people: formula-like cells are neutralised (pipeline.csvsafe).
+    """
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for gap in gaps:
         writer.writerow([

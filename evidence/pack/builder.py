@@ -43,6 +43,7 @@ from evidence.pack.manifest import (CHECKSUMS, README, STATEMENT, SUMMARY, PackH
 from evidence.pack.pdf import write_summary
 from evidence.pack.readme import readme_text
 from evidence.pack.witness import write_statement
+from evidence.settings import UnsafePath, plain_name
 from evidence.verify import verify_case
 from pipeline.history import head
 from pipeline.store import Store, audit, now
@@ -197,7 +198,11 @@ def _zip(folder: Path, files: list[FileRecord], path: Path, created_at: datetime
     stamp = created_at.astimezone(timezone.utc).timetuple()[:6]
     with zipfile.ZipFile(path, "w") as zf:
         for f in files:
-            info = zipfile.ZipInfo(f"{folder.name}/{f.path}", date_time=stamp)
+            try:  # entries are <case id>/<file name>: nothing that unzips outside its folder
+                entry = f"{plain_name(folder.name, 'pack folder')}/{plain_name(f.path, 'pack file')}"
+            except UnsafePath as e:
+                raise PackError(f"case {folder.name}: {e}") from e
+            info = zipfile.ZipInfo(entry, date_time=stamp)
             info.compress_type = zipfile.ZIP_STORED if Path(f.path).suffix in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped
             with open(folder / f.path, "rb") as src, zf.open(info, "w") as dst:

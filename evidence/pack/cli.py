@@ -61,14 +61,15 @@ def create(
     db: Db,
     out: Annotated[Path, typer.Option("--out", help="The ZIP file to write.")],
     root: Annotated[Path | None, typer.Option(
-        "--root", help="Evidence root (default: $BUSLANE_EVIDENCE, else var/evidence).", show_default=False)] = None,
+        "--root", help="Evidence root; must be the one the database recorded (on first use: default "
+                       "$BUSLANE_EVIDENCE, else var/evidence).", show_default=False)] = None,
 ) -> None:
     """Make the signed evidence pack of a validated case: summary PDF, witness statement draft, evidence, hashes.
 
     Exported by the officer your OS user is mapped to in the users file ($BUSLANE_USERS, else var/users.yaml).
     """
     from evidence.pack.builder import PackError, build_pack
-    from evidence.settings import default_root
+    from evidence.settings import RootMismatch, resolve_root
     from pipeline.users import UnknownOSUser, cli_user
 
     try:
@@ -77,7 +78,11 @@ def create(
         _fail(str(e), 2)
     store = _store(db)
     try:
-        result = build_pack(store, case_id, root or default_root(), officer.name, out)
+        root = resolve_root(store, root)
+    except RootMismatch as e:
+        _fail(f"different root: {e}", 2)
+    try:
+        result = build_pack(store, case_id, root, officer.name, out)
     except PackError as e:
         _fail(f"FAILED {e}", 1)
     typer.echo(f"{result.path}: pack {result.pack_id} of case {result.contravention_id}, {len(result.files)} files, "

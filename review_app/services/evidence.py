@@ -3,6 +3,8 @@
 The evidence package records each case folder and file in evidence_cases / evidence_files; until
 a case has rows there, the folder is looked for by its convention,
 <root>/<camera>/<YYYY-MM-DD of the passage, camera-local>/<case id>/.
+The root is the one the database recorded (the app's configured root only until one is), and a
+stored folder or file name that leads outside it is refused and said on the page, never opened.
 """
 
 from __future__ import annotations
@@ -14,33 +16,40 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from evidence.settings import UnsafePath, case_file, case_folder, recorded_root
+
 # File kinds as the evidence package records them, and the names it gives them by convention.
 CONVENTION = {"review": "review.mp4", "overview": "overview.png", "closeup": "plate.png"}
 
 
 @dataclass(frozen=True)
 class EvidenceFiles:
+    root: Path                  # the database's evidence root
     folder: Path
     review: Path | None         # the browser-playable review copy
     overview: Path | None
     closeup: Path | None        # the plate close-up
     deleted: str | None         # why the files are gone (retention), if they are
+    problem: str | None = None  # a stored path refused as unsafe
 
 
 def locate(con: duckdb.DuckDBPyConnection, root: Path, case_id: str, camera_id: str,
            first_seen: datetime, tz: str) -> EvidenceFiles:
+    root = recorded_root(con) or root
     recorded = _recorded(con, case_id)
-    if recorded is None:
-        day = first_seen.astimezone(ZoneInfo(tz)).date().isoformat()
-        folder, names, deleted = root / camera_id / day / case_id, CONVENTION, None
-    else:
-        folder, names, deleted = root / recorded[0], recorded[1], recorded[2]
+    day = first_seen.astimezone(ZoneInfo(tz)).date().isoformat()
+    stored, names, deleted = recorded or (f"{camera_id}/{day}/{case_id}", CONVENTION, None)
+    try:
+        folder = case_folder(root, stored, case_id)
+        paths = {kind: case_file(folder, name, case_id) for kind, name in names.items()}
+    except UnsafePath as e:
+        return EvidenceFiles(root, root, None, None, None, deleted, problem=str(e))
 
     def existing(kind: str) -> Path | None:
-        path = folder / names[kind] if kind in names else None
+        path = paths.get(kind)
         return path if path is not None and path.is_file() else None
 
-    return EvidenceFiles(folder, existing("review"), existing("overview"), existing("closeup"), deleted)
+    return EvidenceFiles(root, folder, existing("review"), existing("overview"), existing("closeup"), deleted)
 
 
 def _recorded(con: duckdb.DuckDBPyConnection, case_id: str) -> tuple[str, dict[str, str], str | None] | None:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from evidence.pack.builder import PackError, build_pack, default_file_name
-from review_app.services import corrections, decisions, gaps
+from review_app.services import appeals, corrections, decisions, gaps
 from review_app.services.cases import Case, history, load_case, record_view
 from review_app.services.queue import next_pending
 from review_app.views.common import Ctx, flash, show_flash
@@ -47,6 +47,7 @@ def render(ctx: Ctx) -> None:
         _reopen_form(ctx, case)
     if case.status == "validated":
         _pack(ctx, case)
+    _appeal(ctx, case)
     _flag_form(ctx, case)
     _history(ctx, case)
 
@@ -68,7 +69,9 @@ def _summary(case: Case) -> None:
 
 def _evidence(case: Case) -> None:
     ev = case.evidence
-    if ev.deleted:
+    if ev.problem:
+        st.error(f"Evidence refused: {ev.problem}")
+    elif ev.deleted:
         st.warning(f"Evidence {ev.deleted}.")
     elif ev.review is None:
         st.warning(f"Evidence not yet written for this case (looked in {ev.folder}).")
@@ -185,7 +188,7 @@ def _make_pack(ctx: Ctx, case: Case) -> None:
     """Build the pack (recorded, and audited as exported by this officer) and keep it for the download button."""
     with tempfile.TemporaryDirectory(prefix="buslane-pack-") as tmp:
         try:
-            result = build_pack(ctx.store, case.id, ctx.config.evidence_root, ctx.user.name,
+            result = build_pack(ctx.store, case.id, case.evidence.root, ctx.user.name,
                                 Path(tmp) / default_file_name(case.id))
         except PackError as e:
             flash("error", str(e))
@@ -206,6 +209,26 @@ def _pack(ctx: Ctx, case: Case) -> None:
                            mime="application/zip", key=f"pack-zip-{case.id}", on_click="ignore")
         st.caption(f"Pack {result.pack_id}, made {case.local(result.created_at)} by {result.created_by}; "
                    f"zip sha256 {result.zip_sha256}")
+
+
+def _change_hold(ctx: Ctx, case: Case, held: bool) -> None:
+    change = appeals.release if held else appeals.hold
+    outcome = change(ctx.store, case.id, ctx.user, st.session_state[f"appeal-reason-{case.id}"])
+    flash("success" if outcome.ok else "error", outcome.message)
+
+
+def _appeal(ctx: Ctx, case: Case) -> None:
+    """Everyone sees a hold; supervisors place and release it (retention never deletes a held case)."""
+    current = appeals.status(ctx.store, case.id)
+    held = bool(current and current.held)
+    if held:
+        st.info(f"Held for appeal by {current.actor} since {case.local(current.at)}: {current.reason}")
+    if not ctx.user.is_supervisor:
+        return
+    with st.form(f"appeal-{case.id}"):
+        st.text_input("Appeal reference or reason (supervisor)", key=f"appeal-reason-{case.id}")
+        st.form_submit_button("Release appeal hold" if held else "Hold for appeal", on_click=_change_hold,
+                              args=(ctx, case, held))
 
 
 def _flag_form(ctx: Ctx, case: Case) -> None:
