@@ -2,18 +2,33 @@
 
 A file already recorded as processed (same sha256) is skipped, so re-running a batch adds nothing,
 and a batch killed part-way resumes where it stopped: a file is either wholly recorded or not at
-all. A file that cannot be read is recorded with its error and the batch carries on.
+all. A file listed twice (or under two names) is processed once.
+
+A batch never dies of one file. Whatever goes wrong with a file (not a file, not a video, a still
+image, a frame the site's zones do not fit, any exception in its analysis or its recording) is
+recorded in footage_files as failed, with a one-line reason naming the file, and the batch goes on.
+A path that is not a readable file has no content to hash: its row's id is the sha256 of
+"path:" and its absolute path, so re-runs replace that row rather than add one.
+
+Two batches over the same files at once: each file is claimed with an OS lock (POSIX `lockf`) on
+a file named by its sha256 in a folder beside the database, held from before its analysis until
+it is recorded. The other batch skips a claimed file. The kernel drops the lock the moment its
+batch dies, even of SIGKILL, so no claim outlives its batch and nothing waits for a lease to run
+out; POSIX locks are not inherited by forked workers. Recording re-checks inside its transaction
+that no one recorded the file meanwhile (in case the claims folder is not shared, e.g. NFS).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -22,10 +37,11 @@ from tqdm import tqdm
 from evidence.settings import EvidenceError, resolve_root
 from evidence.writer import missing_evidence, write_case
 from pipeline.analysis import FileResult
-from pipeline.engines import engine_results
-from pipeline.footage import footage_sha256
+from pipeline.engines import check_models, engine_results, one_line
+from pipeline.footage import FootageError, footage_sha256, open_footage
 from pipeline.results import record_result
 from pipeline.site import SiteConfig, load_site
+from pipeline.site_check import frame_problems
 from pipeline.store import Store, default_actor
 
 log = logging.getLogger(__name__)
@@ -47,8 +63,8 @@ class BatchSummary:
 
     @property
     def ok(self) -> bool:
-        """False only when nothing at all could be processed."""
-        return not self.results or any(r.status != "failed" for r in self.results)
+        """False only when nothing at all could be processed (a file done before, or by another batch now, counts)."""
+        return not self.results or any(r.status in ("processed", "skipped", "claimed") for r in self.results)
 
     @property
     def evidence_share(self) -> float:
@@ -59,7 +75,9 @@ class BatchSummary:
         detected = sum(r.frames_detected for r in self.results)
         out = [
             f"files: {len(self.results)} ({self.count('processed')} processed, "
-            f"{self.count('skipped')} already done, {self.count('failed')} failed)",
+            f"{self.count('skipped')} already done, {self.count('failed')} failed)"
+            + (f", {n} listed twice" if (n := self.count("duplicate")) else "")
+            + (f", {n} being processed by another batch" if (n := self.count("claimed")) else ""),
             f"frames: {self.frames} ({detected} sent to the detector)",
             f"lane passages: {sum(len(r.passages) for r in self.results)}",
             f"contraventions: {sum(r.contraventions for r in self.results)}",
@@ -92,33 +110,34 @@ class Batch:
     def from_files(cls, site_path: str | Path, db: str | Path, **kwargs) -> Batch:
         site_path = Path(site_path)
         site = load_site(site_path)  # fails before any footage is read
+        check_models(site)
         return cls(site, site_path, Store(db), **kwargs)
 
     def run(self, files: Sequence[str | Path]) -> BatchSummary:
         summary = BatchSummary()
         began = time.monotonic()
-        jobs = []
-        for path in map(Path, files):
-            try:
-                sha = footage_sha256(path)
-            except OSError as e:
-                summary.results.append(FileResult(path, None, "failed", error=f"{path}: cannot read file ({e.strerror})"))
-                continue
-            if self.store.query("SELECT 1 FROM footage_files WHERE id = ? AND status = 'processed'", [sha]):
-                log.info("%s: already processed, skipped", path)
-                summary.results.append(FileResult(path, sha, "skipped"))
-            else:
-                jobs.append((path, sha))
-        # Cases an earlier, interrupted run recorded without evidence (their files are skipped above).
-        for contravention in missing_evidence(self.store, self.site.camera_id):
-            self._write_evidence(contravention, summary)
-        results = engine_results(self.engine, self.site, jobs, self.start, workers=self.workers,
-                                 address=self.address, progress=self.progress)
-        for result in tqdm(results, total=len(jobs), desc="files", unit="file", file=sys.stderr,
-                           disable=not self.progress):
-            for contravention in self._record(result):
+        with Claims(self.store.path) as claims:
+            jobs = []
+            seen: set[str] = set()  # absolute paths and sha256s already taken in this batch
+            for path in map(Path, files):
+                try:
+                    job = self._admit(path, seen, claims)
+                except Exception as e:  # noqa: BLE001 - whatever it is, it is this file's failure
+                    job = FileResult(path, _path_id(path), "failed", error=f"{path}: {one_line(e)}")
+                if isinstance(job, FileResult):
+                    self._finish(job, summary)
+                else:
+                    jobs.append(job)
+            # Cases an earlier, interrupted run recorded without evidence (their files are skipped above).
+            for contravention in missing_evidence(self.store, self.site.camera_id):
                 self._write_evidence(contravention, summary)
-            summary.results.append(result)
+            results = engine_results(self.engine, self.site, jobs, self.start, workers=self.workers,
+                                     address=self.address, progress=self.progress)
+            with closing(results):  # stopping early ends the workers now
+                for result in tqdm(results, total=len(jobs), desc="files", unit="file", file=sys.stderr,
+                                   disable=not self.progress):
+                    self._finish(result, summary)
+                    claims.release(result.sha256)
         for result in summary.results:
             if result.status == "failed":
                 log.error("%s", result.error)
@@ -129,11 +148,110 @@ class Batch:
         began = time.monotonic()
         try:
             write_case(self.store, contravention, self.site, self.site_path, self.evidence_root, actor=self.actor)
-        except EvidenceError as e:
+        except Exception as e:  # noqa: BLE001 - EvidenceError or not, the batch goes on
             # The case stays in the queue without evidence; the next run or `evidence write --missing` retries it.
-            summary.evidence_failures.append(f"{contravention}: {e}")
+            summary.evidence_failures.append(f"{contravention}: {e if isinstance(e, EvidenceError) else one_line(e)}")
         summary.evidence_seconds += time.monotonic() - began
 
-    def _record(self, result: FileResult) -> list[str]:
+    def _admit(self, path: Path, seen: set[str], claims: Claims) -> tuple[Path, str] | FileResult:
+        """A (path, sha256) job for the engine, or this input's result without analysis."""
+        absolute = str(path.absolute())
+        if absolute in seen:
+            return FileResult(path, None, "duplicate")
+        seen.add(absolute)
+        try:
+            if path.is_dir():
+                return FileResult(path, _path_id(path), "failed", error=f"{path}: is a directory, not a footage file")
+            sha = footage_sha256(path)
+        except FileNotFoundError:
+            return FileResult(path, _path_id(path), "failed", error=f"{path}: no such file")
+        except OSError as e:
+            return FileResult(path, _path_id(path), "failed", error=f"{path}: cannot read file ({e.strerror or e})")
+        if sha in seen:  # the same bytes under another name
+            return FileResult(path, sha, "duplicate")
+        seen.add(sha)
+        if not claims.take(sha):
+            log.info("%s: being processed by another batch, skipped", path)
+            return FileResult(path, sha, "claimed")
+        if self._recorded(sha):
+            claims.release(sha)
+            log.info("%s: already processed, skipped", path)
+            return FileResult(path, sha, "skipped")
+        # The header only: a still image, or a frame the site's zones do not fit, fails here, not in a worker.
+        try:
+            with open_footage(path) as video:
+                width, height = video.info.width, video.info.height
+        except FootageError as e:
+            return FileResult(path, sha, "failed", error=str(e))
+        if problems := frame_problems(self.site, width, height):
+            return FileResult(path, sha, "failed", error=f"{path}: does not fit site {self.site.camera_id} "
+                              f"({self.site_path}): {'; '.join(problems)}")
+        return path, sha
+
+    def _recorded(self, sha: str) -> bool:
+        return bool(self.store.query("SELECT 1 FROM footage_files WHERE id = ? AND status = 'processed'", [sha]))
+
+    def _finish(self, result: FileResult, summary: BatchSummary) -> None:
+        """Record one file's result (a failure too), then write the evidence of the cases it added."""
+        if result.status in ("processed", "failed"):
+            try:
+                added = self._record(result)
+            except Exception as e:  # noqa: BLE001 - recorded as this file's failure instead
+                log.exception("%s: could not be recorded", result.path)
+                result = replace(result, status="failed", passages=(), plates={},
+                                 error=f"{result.path}: could not be recorded: {one_line(e)}")
+                try:
+                    added = self._record(result)
+                except Exception:  # noqa: BLE001 - the database itself is failing; the summary still says so
+                    log.exception("%s: the failure could not be recorded either", result.path)
+                    added = []
+            if added is None:
+                result = replace(result, status="claimed")  # another batch recorded it meanwhile
+            for contravention in added or ():
+                self._write_evidence(contravention, summary)
+        summary.results.append(result)
+
+    def _record(self, result: FileResult) -> list[str] | None:
+        """The contraventions added, or None when another batch has recorded the file meanwhile."""
         with self.store.transaction() as con:
+            if result.sha256 and con.execute(
+                "SELECT 1 FROM footage_files WHERE id = ? AND status = 'processed'", [result.sha256]
+            ).fetchone():
+                return None
             return record_result(con, result, self.site, self.site_sha256, self.actor)
+
+
+class Claims:
+    """The files this batch is working on, as OS locks beside the database (see the module docstring)."""
+
+    def __init__(self, db: Path):
+        self.folder = db.parent / f"{db.name}.claims"
+        self.held: dict[str, int] = {}
+
+    def take(self, sha: str) -> bool:
+        self.folder.mkdir(exist_ok=True)
+        fd = os.open(self.folder / sha, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another batch
+            os.close(fd)
+            return False
+        self.held[sha] = fd
+        return True
+
+    def release(self, sha: str | None) -> None:
+        fd = self.held.pop(sha, None)
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> Claims:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sha in list(self.held):
+            self.release(sha)
+
+
+def _path_id(path: Path) -> str:
+    """A stable footage_files id for an input with no content to hash (missing, a directory)."""
+    return hashlib.sha256(f"path:{path.absolute()}".encode()).hexdigest()

@@ -17,6 +17,7 @@ from evidence.cli import appeal_app, retention_app
 from evidence.keys import app as keys_app
 from evidence.pack.cli import app as pack_app
 from pipeline.plates.cli import register as register_plate_commands
+from pipeline.site_check import app as site_app
 from review_app.cli import register as register_review_commands
 from whitelist.cli import app as whitelist_app
 
@@ -169,6 +170,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(retention_app, name="retention")
 app.add_typer(appeal_app, name="appeal")
 app.add_typer(pack_app, name="pack")
+app.add_typer(site_app, name="site")
 app.add_typer(keys_app, name="keys")
 register_review_commands(app)
 register_plate_commands(app)

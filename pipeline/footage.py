@@ -26,6 +26,10 @@ class FootageError(RuntimeError):
     """A footage file cannot be used; the message names the file and the reason."""
 
 
+# FFmpeg reads a single picture through these demuxers; it would pass for one-frame footage.
+STILL_IMAGE_DEMUXERS = ("image2", "image2pipe")
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     width: int
@@ -139,9 +143,19 @@ def open_footage(path: str | Path) -> Iterator[Video]:
     try:
         if not container.streams.video:
             raise FootageError(f"{path}: contains no video stream")
+        if container.format.name in STILL_IMAGE_DEMUXERS or container.format.name.endswith("_pipe"):
+            codec = container.streams.video[0].codec_context.name
+            raise FootageError(f"{path}: a still image ({codec}), not video footage")
         yield Video(path, container)
     finally:
         container.close()
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. ENAMETOOLONG, which pathlib does not treat as "no such file"
+        return False
 
 
 def footage_sha256(path: str | Path) -> str:
@@ -162,11 +176,11 @@ def resolve_start(path: Path, rule: StartTime, tz, cli_start: datetime | None) -
             raise FootageError(f"{path}: start time {m['ts']!r} does not fit format {rule.format!r}") from e
     elif rule.source == "sidecar":
         sidecar = path.with_suffix(path.suffix + ".json")
-        if not sidecar.is_file():
+        if not _is_file(sidecar):
             sidecar = path.with_suffix(".json")
         try:
             start = datetime.fromisoformat(json.loads(sidecar.read_text())["start"])
-        except FileNotFoundError:
+        except OSError:  # missing, or a name too long to have a sidecar beside it
             raise FootageError(f"{path}: no sidecar {path.name}.json with the start time (or give --start)") from None
         except (ValueError, KeyError, TypeError) as e:
             raise FootageError(f"{sidecar}: needs {{\"start\": \"ISO-8601 time\"}} ({e})") from None

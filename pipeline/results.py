@@ -23,16 +23,19 @@ def passage_id(footage_sha: str, track_id: int) -> str:
     return f"{footage_sha[:12]}-{track_id}"
 
 
-def contravention_id(camera_id: str, first_seen_local, track_id: int) -> str:
-    """Readable and stable: camera, local date and time, track number."""
-    return f"{camera_id}-{first_seen_local:%Y%m%d-%H%M%S}-T{track_id}"
+def contravention_id(camera_id: str, first_seen_local, footage_sha: str, track_id: int) -> str:
+    """Readable and stable: camera, local date and time, the footage file (two files may be given the
+    same start time, and track numbers restart in each file), track number."""
+    return f"{camera_id}-{first_seen_local:%Y%m%d-%H%M%S}-{footage_sha[:8]}-T{track_id}"
 
 
 def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: SiteConfig,
                   site_sha256: str | None, actor: str) -> list[str]:
     """Write one analysed file; returns the ids of the contraventions it added."""
-    # A failed earlier attempt is replaced; a processed file never reaches here (skipped).
-    con.execute("DELETE FROM footage_files WHERE id = ? AND status = 'failed'", [result.sha256])
+    # A failed earlier attempt (same bytes, or same path: a file that was missing then) is replaced;
+    # a processed file never reaches here (skipped).
+    con.execute("DELETE FROM footage_files WHERE status = 'failed' AND (id = ? OR path = ?)",
+                [result.sha256, str(result.path.resolve())])
     info = result.info
     end = result.start + timedelta(seconds=result.frames / info.fps) if info and result.start else None
     _insert(con, "footage_files", {
@@ -65,7 +68,7 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
         }
         _insert(con, "lane_passages", row)
         if flagged:
-            cid = contravention_id(site.camera_id, p.first_seen.astimezone(site.tz), p.track_id)
+            cid = contravention_id(site.camera_id, p.first_seen.astimezone(site.tz), result.sha256, p.track_id)
             _insert(con, "contraventions", {
                 "id": cid, "passage_id": pid, "camera_id": site.camera_id, "location": site.location,
                 "first_seen": p.first_seen, "last_seen": p.last_seen, "timezone": site.timezone,

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import shapely
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
@@ -28,12 +31,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Point = tuple[float, float]
+Point = tuple[FiniteFloat, FiniteFloat]  # inf or nan would make every mask empty or full
 
 
 def _polygon(points: list[Point]) -> list[Point]:
     if len(points) < 3:
         raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+    # A self-intersecting outline has no one inside: the masks drawn from it would depend on the fill rule.
+    polygon = shapely.Polygon(points)
+    if not polygon.is_valid:
+        raise ValueError(f"the polygon is not simple: {shapely.is_valid_reason(polygon)}")
     return points
 
 
@@ -123,14 +130,23 @@ class StartTime(_Strict):
     pattern: str | None = Field(None, description="regex with a group named ts, for source: filename")
     format: str | None = Field(None, description="strptime format of the ts group")
 
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, pattern: str | None):
+        if pattern is None:
+            return pattern
+        try:
+            compiled = re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"not a valid regular expression: {e}") from None
+        if "ts" not in compiled.groupindex:
+            raise ValueError("pattern needs a named group (?P<ts>...)")
+        return pattern
+
     @model_validator(mode="after")
     def _needs_pattern(self):
-        if self.source == "filename":
-            if not (self.pattern and self.format):
-                raise ValueError("source: filename needs both pattern and format")
-            if "(?P<ts>" not in self.pattern:
-                raise ValueError("pattern needs a named group (?P<ts>...)")
-            re.compile(self.pattern)
+        if self.source == "filename" and not (self.pattern and self.format):
+            raise ValueError("source: filename needs both pattern and format")
         return self
 
 
@@ -200,6 +216,15 @@ class SiteConfig(_Strict):
     detection: Detection = Detection()
     plates: Plates = Plates()
     processing: Processing = Processing()
+
+    @field_validator("centreline")
+    @classmethod
+    def _distinct(cls, points: list[Point]):
+        # Progress is measured along the segments: a repeated point makes a segment of no length.
+        repeated = sorted({p for p in points if points.count(p) > 1})
+        if repeated:
+            raise ValueError(f"centreline points must be distinct; {', '.join(f'({x:g}, {y:g})' for x, y in repeated)} repeated")
+        return points
 
     @field_validator("timezone")
     @classmethod
