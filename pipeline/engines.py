@@ -24,6 +24,8 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.analysis import Analyser, FileResult
 from pipeline.detection import load_detector
 from pipeline.models import ModelError, resolve_model
@@ -63,6 +65,7 @@ def load_analyser(site: SiteConfig, progress: bool = False) -> Analyser:
     d, p = site.detection, site.plates
     try:
         detector = load_detector(resolve_model(d.model), d.confidence, d.imgsz, d.parallel_inferences)
+        detector.detect([np.zeros((d.imgsz, d.imgsz, 3), np.uint8)])  # ultralytics loads a model on its first use
     except Exception as e:  # noqa: BLE001 - any loader's error means the same: this setting is wrong
         raise ModelError(f"detection.model {d.model!r}: cannot be loaded ({one_line(e)})") from e
     try:
