@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.store import Store
+from tests.conftest import CLI_OFFICER
 from whitelist.csv_format import WhitelistImportError, parse_whitelist, read_whitelist
 from whitelist.gaps import flag_gap, open_gaps
 from whitelist.matching import Whitelist, check, load
@@ -186,13 +187,13 @@ def test_sample_file_imports(db):
 # --- versions -----------------------------------------------------------------------------------
 
 
-def test_good_file_becomes_a_version_with_who_when_and_hash(db):
+def test_good_file_becomes_a_version_with_who_when_and_hash(db):  # who: the officer the OS user is mapped to
     before = datetime.now(timezone.utc)
-    result = cli("import", DATA / "good.csv", "--db", db, "--actor", "manager:sam")
+    result = cli("import", DATA / "good.csv", "--db", db)
 
     assert result.exit_code == 0, result.output
     [v] = versions(db)
-    assert v["id"] == 1 and v["file_name"] == "good.csv" and v["imported_by"] == "manager:sam"
+    assert v["id"] == 1 and v["file_name"] == "good.csv" and v["imported_by"] == CLI_OFFICER
     assert v["sha256"] == hashlib.sha256((DATA / "good.csv").read_bytes()).hexdigest()
     assert v["row_count"] == v["entry_count"] == 5
     assert v["imported_at"] >= before
@@ -202,7 +203,7 @@ def test_good_file_becomes_a_version_with_who_when_and_hash(db):
         ("EM68AMB", "emergency", 6),
     ]
     [a] = audit_rows(db, "whitelist.imported")
-    assert a["actor"] == "manager:sam" and a["entity_id"] == "1" and json.loads(a["details"])["sha256"] == v["sha256"]
+    assert a["actor"] == CLI_OFFICER and a["entity_id"] == "1" and json.loads(a["details"])["sha256"] == v["sha256"]
 
 
 def test_import_without_replace_adds_to_the_current_list_and_refuses_overlaps(db):
@@ -325,7 +326,7 @@ def test_recheck_clears_a_pending_case_for_a_vehicle_added_later(db):
     add_contravention(store, "c-unread", None, yesterday + timedelta(minutes=4))
     import_text(store, HEADER + "BX12BUS,bus,Northway Buses,2024-04-01,,,\nTX19CAB,taxi,,2024-05-02,,,\n")
 
-    result = cli("recheck", "--db", db, "--actor", "officer:jo")
+    result = cli("recheck", "--db", db)
 
     assert result.exit_code == 0, result.output
     assert "1 cleared" in result.stdout and "c-listed: BX12BUS (bus, Northway Buses)" in result.stdout
@@ -338,7 +339,7 @@ def test_recheck_clears_a_pending_case_for_a_vehicle_added_later(db):
     assert rows["c-decided"]["status"] == "rejected" and rows["c-decided"]["whitelist_version"] is None
     assert rows["c-unread"]["status"] == "pending"
     [a] = audit_rows(db, "whitelist.recheck_cleared")
-    assert (a["actor"], a["entity"], a["entity_id"]) == ("officer:jo", "contravention", "c-listed")
+    assert (a["actor"], a["entity"], a["entity_id"]) == (CLI_OFFICER, "contravention", "c-listed")
     assert json.loads(a["details"])["entry"] == "BX12BUS (bus, Northway Buses)"
 
     again = recheck(store, "officer:jo")  # idempotent: nothing left to clear
@@ -362,7 +363,7 @@ def test_gaps_flag_export_csv_and_close_when_a_later_version_lists_the_plate(db)
     import_text(store, HEADER + "BX12BUS,bus,Northway Buses,2024-01-01,,,\n")
 
     flagged = cli("flag", "bx99 new", "--category", "bus", "--note", "route 42 relief, bus", "--contravention", "c-42",
-                  "--db", db, "--actor", "officer:jo")
+                  "--db", db)
     assert flagged.exit_code == 0, flagged.output
     with store.transaction() as con:
         flag_gap(con, "TX50CAB", "taxi", None, None, "officer:al")
@@ -371,7 +372,7 @@ def test_gaps_flag_export_csv_and_close_when_a_later_version_lists_the_plate(db)
     assert exported.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))  # stdout is nothing but the CSV
     assert [(r["plate"], r["category"], r["note"], r["contravention_id"], r["flagged_by"]) for r in rows] == [
-        ("BX99NEW", "bus", "route 42 relief, bus", "c-42", "officer:jo"),
+        ("BX99NEW", "bus", "route 42 relief, bus", "c-42", CLI_OFFICER),
         ("TX50CAB", "taxi", "", "", "officer:al"),
     ]
     assert "BX99NEW" in cli("gaps", "--db", db).stdout

@@ -10,7 +10,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from pipeline.store import Store, default_actor, now
+from pipeline.store import Store, now
+from pipeline.users import UnknownOSUser, cli_user
 from whitelist.csv_format import WhitelistImportError, read_whitelist
 from whitelist.entries import LONDON
 from whitelist.gaps import export_csv, flag_gap, open_gaps
@@ -25,7 +26,6 @@ app = typer.Typer(
 )
 
 Db = Annotated[Path, typer.Option("--db", help="The DuckDB database file.")]
-Actor = Annotated[str | None, typer.Option("--actor", help="Who is acting, for the audit log (default: user@host).")]
 
 
 class GapFormat(str, Enum):
@@ -37,6 +37,14 @@ def _fail(*lines: str) -> NoReturn:
     for line in lines:
         typer.echo(line, err=True)
     raise typer.Exit(1)
+
+
+def _officer() -> str:
+    """Who is acting, for the audit log: the officer the OS user is mapped to in the users file."""
+    try:
+        return cli_user().name
+    except UnknownOSUser as e:
+        _fail(str(e))
 
 
 def _existing(db: Path) -> Store:
@@ -58,13 +66,16 @@ def import_(
     file: Annotated[Path, typer.Argument(help="The whitelist CSV (format: whitelist/README.md).")],
     db: Db,
     replace: Annotated[bool, typer.Option("--replace", help="The file is the complete new list (otherwise its rows are added to the current list).")] = False,
-    actor: Actor = None,
 ) -> None:
-    """Validate FILE and, only if every row is good, make it the new current whitelist version."""
+    """Validate FILE and, only if every row is good, make it the new current whitelist version.
+
+    Recorded under the officer your OS user is mapped to in the users file (`buslane users link`).
+    """
+    actor = _officer()
     try:
         wl = read_whitelist(file)
         with Store(db).transaction() as con:
-            result = import_whitelist(con, wl, actor or default_actor(), replace)
+            result = import_whitelist(con, wl, actor, replace)
     except OSError as e:
         _fail(f"{file}: {e.strerror or e}")
     except WhitelistImportError as e:
@@ -95,9 +106,9 @@ def check(
 
 
 @app.command()
-def recheck(db: Db, actor: Actor = None) -> None:
-    """Clear pending contraventions whose plate the current whitelist now exempts."""
-    result = recheck_cases(_existing(db), actor or default_actor())
+def recheck(db: Db) -> None:
+    """Clear pending contraventions whose plate the current whitelist now exempts (as your mapped officer)."""
+    result = recheck_cases(_existing(db), _officer())
     if result.version is None:
         _fail("no whitelist has been imported")
     typer.echo(
@@ -115,12 +126,12 @@ def flag(
     category: Annotated[str, typer.Option("--category", help="bus, taxi, private_hire, emergency, council, utility or other.")],
     note: Annotated[str | None, typer.Option("--note", help="Why it is permitted (operator, permit, who said so).")] = None,
     contravention: Annotated[str | None, typer.Option("--contravention", help="The contravention id that showed the gap.")] = None,
-    actor: Actor = None,
 ) -> None:
-    """Record a permitted vehicle that is missing from the whitelist."""
+    """Record a permitted vehicle that is missing from the whitelist (as your mapped officer)."""
+    actor = _officer()
     try:
         with _existing(db).transaction() as con:
-            gap = flag_gap(con, plate, category, note, contravention, actor or default_actor())
+            gap = flag_gap(con, plate, category, note, contravention, actor)
     except ValueError as e:
         _fail(str(e))
     typer.echo(f"whitelist gap {gap.id}: {gap.plate} ({gap.category}) flagged by {gap.flagged_by}")
