@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -30,6 +31,24 @@ LABELS = yaml.safe_load((PROJECT_ROOT / "tests" / "labels" / "shenzhen.yaml").re
 def evidence_outside_the_repo(tmp_path_factory):
     """Batches run by tests keep their evidence in a temporary folder unless told otherwise."""
     os.environ["BUSLANE_EVIDENCE"] = str(tmp_path_factory.mktemp("evidence"))
+
+
+CLI_OFFICER = "cli.officer"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def council_key_and_cli_officer(tmp_path_factory) -> Path:
+    """Packs need the council's signing key, and command line actions an officer mapped to the OS user
+    running them: a fresh key pair and users file for the session. Returns the public key."""
+    from evidence.keys import KEY_ENV, init_keys
+    from pipeline.users import USERS_ENV, UsersFile
+
+    pair = init_keys(tmp_path_factory.mktemp("keys"))
+    os.environ[KEY_ENV] = str(pair.private)
+    users = tmp_path_factory.mktemp("cli_users") / "users.yaml"
+    UsersFile(users).add(CLI_OFFICER, "officer", "not used on the command line", os_user=getpass.getuser())
+    os.environ[USERS_ENV] = str(users)
+    return pair.public
 
 
 @pytest.fixture(scope="session")
