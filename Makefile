@@ -37,3 +37,9 @@ review: setup
 .PHONY: bench-plates
 bench-plates: setup
 	$(BUSLANE) bench-plates
+
+# Fine-tune cct_xs_v2_global on small degraded crops of the tune half of ../shared's photo sets
+# and write models/plate_ocr_finetuned.onnx (its sha256 goes in models/manifest.yaml).
+.PHONY: train-ocr
+train-ocr: setup
+	nice -n 5 $(PY) -m pipeline.plates.training.train --out models/plate_ocr_finetuned.onnx
