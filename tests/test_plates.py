@@ -16,7 +16,7 @@ from pipeline.models import ModelError, resolve_model
 from pipeline.plates import PlateRead, PlateReader, classify, vote
 from pipeline.plates.ocr import FastPlateOCR
 from pipeline.plates.types import UK, is_foreign
-from pipeline.plates.ladder import degrade
+from pipeline.plates.ladder import fixed
 
 SHARED = pipeline.models.PROJECT_ROOT.parent / "shared"
 SAMPLES = SHARED / "models" / "samples"
@@ -67,8 +67,8 @@ def test_reads_a_plate_inside_a_vehicle_box(reader, hangzhou_frame):
 
 
 def test_reads_a_small_blurred_plate_with_a_second_box(reader):
-    # The golf as CCTV gives it (the bench's ladder): plate 60 px wide, motion blur, noise, JPEG.
-    small = degrade(cv2.imread(str(SAMPLES / "uk_golf_OY09FEU.jpg")), labelled_width=189, plate_width=60, seed=1)
+    # The golf as CCTV gives it (the first, fixed ladder): plate 60 px wide, motion blur, noise, JPEG.
+    small = fixed(cv2.imread(str(SAMPLES / "uk_golf_OY09FEU.jpg")), labelled_width=189, plate_width=60, seed=1)
     reads = reader.read_image(small)
     assert texts(reads) == {"OY09FEU"}
     # Found again around itself, so both boxes' shifted crops are voted.
