@@ -145,6 +145,7 @@ app.add_typer(bench_app, name="bench")
 def bench_speed(
     night: Annotated[bool, typer.Option(help="include the assembled 20-minute night clip")] = True,
     cache: Annotated[Path, typer.Option(help="where the night clip is built and kept")] = Path("var/bench"),
+    detector: Annotated[Optional[str], typer.Option(help="vehicle detector for every run, baseline included, a manifest name or a path (default: each site's own)")] = None,
 ) -> None:
     """Decode-only, baseline and `buslane process` frames per second on the benchmark clips."""
     from pipeline.bench.night_clip import night_clip
@@ -161,7 +162,7 @@ def bench_speed(
     ]
     if night:
         clips.append(("night (20 min, assembled)", night_clip(shenzhen, cache), bus_lane))
-    for line in bench(clips):
+    for line in bench(clips, detector):
         typer.echo(line)
 
 

@@ -118,11 +118,14 @@ def same_contraventions(a: tuple, b: tuple) -> str:
     return "NO"
 
 
-def bench(clips: list[tuple[str, Path, Path]]) -> list[str]:
+def bench(clips: list[tuple[str, Path, Path]], detector: str | None = None) -> list[str]:
+    """The table; `detector` (a manifest name or a path) replaces each site's vehicle detector."""
     header = f"{'clip':<26}{'frames':>8}{'real-time s':>12}  {'run':<10}{'fps':>9}{'x baseline':>11}{'x real time':>12}{'contraventions':>16}{'peak MB':>9}"
     lines = [header, "-" * len(header)]
     for name, path, site_path in clips:
         site = load_site(site_path)
+        if detector:
+            site = site.model_copy(update={"detection": site.detection.model_copy(update={"model": detector})})
         runs = {
             "decode": _isolated(decode_only, path),
             "baseline": _isolated(baseline, path, site),
