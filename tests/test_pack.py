@@ -33,6 +33,7 @@ from pipeline.store import Store
 from review_app.config import DB_ENV, EVIDENCE_ENV, USERS_ENV
 from review_app.services import corrections, decisions
 from review_app.services.users import User
+from tests.conftest import CLI_OFFICER
 from tests.test_review_app import click, goto, signed_in, users_file  # noqa: F401 (users_file is a fixture)
 
 SCREENSHOT = PROJECT_ROOT / "var" / "screenshots" / "pack_page1.png"
@@ -113,7 +114,8 @@ def test_pack_holds_summary_statement_evidence_readme_and_hash_lists(packed, nig
     with zipfile.ZipFile(packed.result.path) as zf:
         names = zf.namelist()
     assert names == [f"{packed.case_id}/{n}" for n in ["case_summary.pdf", "witness_statement.docx", *EVIDENCE,
-                                                        "README.txt", "manifest.json", "SHA256SUMS"]]
+                                                        "README.txt", "manifest.json", "manifest.json.sig",
+                                                        "SHA256SUMS"]]
     folder = packed.root / packed.store.query("SELECT folder FROM evidence_cases WHERE contravention_id = ?",
                                               [packed.case_id])[0]["folder"]
     for name in EVIDENCE:  # the evidence exactly as written and recorded by the batch
@@ -121,7 +123,7 @@ def test_pack_holds_summary_statement_evidence_readme_and_hash_lists(packed, nig
     manifest = json.loads(packed.member("manifest.json"))
     assert manifest["pack_id"] == packed.result.pack_id and manifest["contravention_id"] == packed.case_id
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
-    assert set(listed) == {n.split("/", 1)[1] for n in names} - {"manifest.json", "SHA256SUMS"}
+    assert set(listed) == {n.split("/", 1)[1] for n in names} - {"manifest.json", "manifest.json.sig", "SHA256SUMS"}
     assert all(hashlib.sha256(packed.member(n)).hexdigest() == sha for n, sha in listed.items())
     readme = packed.member("README.txt").decode()
     assert "sha256sum -c SHA256SUMS" in readme and packed.result.pack_id in readme
@@ -132,7 +134,7 @@ def test_hashes_check_offline_with_sha256sum(packed, tmp_path):
         zf.extractall(tmp_path)
     done = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path / packed.case_id, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count(": OK") == 9  # every file but SHA256SUMS itself
+    assert done.stdout.count(": OK") == 10  # every file but SHA256SUMS itself
 
 
 def test_summary_pdf_states_plate_times_camera_rules_decision_and_hashes(packed):
@@ -217,7 +219,7 @@ def test_tampering_fails_and_names_the_file(packed, tmp_path, what, change, name
     assert code == 1 and out.startswith("FAILED") and f"{what}: {named}" in out, out
 
 
-def test_a_self_consistent_forged_manifest_is_caught_against_the_store(packed, tmp_path):
+def test_a_self_consistent_forged_manifest_fails_its_signature_and_the_store(packed, tmp_path):
     clip = bytearray(packed.member("original.mp4"))
     clip[1000] ^= 0xFF
     manifest = json.loads(packed.member("manifest.json"))
@@ -227,12 +229,15 @@ def test_a_self_consistent_forged_manifest_is_caught_against_the_store(packed, t
     forged = (json.dumps(manifest, indent=2) + "\n").encode()
     sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in manifest["files"])
     sums += f"{hashlib.sha256(forged).hexdigest()}  manifest.json\n"
+    sums += f"{hashlib.sha256(packed.member('manifest.json.sig')).hexdigest()}  manifest.json.sig\n"
     tampered = rewrite(packed.result.path, tmp_path / "forged.zip",
                        {"original.mp4": bytes(clip), "manifest.json": forged, "SHA256SUMS": sums.encode()})
-    assert verify_pack(tampered).ok  # consistent with itself: only the recorded hash tells
+    alone = verify_pack(tampered)  # every hash consistent: only the signature tells, offline
+    assert not alone.ok and not (alone.altered or alone.missing or alone.added), alone.lines()
+    assert "signature of manifest.json does not verify" in alone.problems[0]
     result = verify_pack(tampered, packed.store)
     assert not result.ok and result.altered == ("manifest.json",), result.lines()
-    assert "is not the one recorded when pack" in result.problems[0]
+    assert any("is not the one recorded when pack" in p for p in result.problems)
     code, out = run_cli("pack", "verify", tampered, "--db", packed.store.path)
     assert code == 1 and "altered: manifest.json" in out
 
@@ -244,12 +249,12 @@ def test_pending_case_is_refused_then_packed_once_validated_even_without_a_plate
     with pytest.raises(PackError, match=f"case {case_id} is pending: only validated cases can be packed"):
         build_pack(store, case_id, root, "al", tmp_path / "refused.zip")
     out = tmp_path / "short.zip"
-    code, output = run_cli("pack", case_id, "--db", store.path, "--out", out, "--root", root, "--actor", "al")
+    code, output = run_cli("pack", case_id, "--db", store.path, "--out", out, "--root", root)
     assert code == 1 and "is pending: only validated cases can be packed" in output
     assert not out.exists() and store.query("SELECT count(*) AS n FROM packs")[0]["n"] == 0
 
     assert decisions.validate(store, case_id, AL).ok
-    code, output = run_cli("pack", case_id, "--db", store.path, "--out", out, "--root", root, "--actor", "al")
+    code, output = run_cli("pack", case_id, "--db", store.path, "--out", out, "--root", root)
     assert code == 0 and str(out) in output, output
     with zipfile.ZipFile(out) as zf:
         summary = " ".join(pdf_text(zf.read(f"{case_id}/case_summary.pdf")).split())
@@ -260,7 +265,7 @@ def test_pending_case_is_refused_then_packed_once_validated_even_without_a_plate
     code, _ = run_cli("pack", "create", case_id, "--db", store.path, "--out", tmp_path / "long.zip", "--root", root)
     assert code == 0 and verify_pack(tmp_path / "long.zip", store).ok
     actors = [r["actor"] for r in store.query("SELECT actor FROM audit_log WHERE action = 'pack.exported' ORDER BY id")]
-    assert actors[0] == "al" and actors[1].startswith("cli:")
+    assert actors == [CLI_OFFICER, CLI_OFFICER]  # the officer the OS user is mapped to, never a typed name
 
 
 def test_altered_evidence_is_not_packed(night, tmp_path):
