@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -156,6 +158,26 @@ def test_concurrent_writers_in_one_process_keep_one_chain(history):
     code, out = audit_verify(store)
     assert code == 0, out
     assert store.query("SELECT count(*) AS n FROM audit_log WHERE action = 'review.case_viewed'")[0]["n"] == 24
+
+
+VIEWER = """
+import sys
+from pipeline.store import Store
+from review_app.services.cases import record_view
+store = Store(sys.argv[1])
+for _ in range(10):
+    record_view(store, sys.argv[2], sys.argv[3])
+"""
+
+
+def test_writers_in_two_processes_keep_one_chain(history):
+    store, _, validated, rejected = history
+    runs = [subprocess.Popen([sys.executable, "-c", VIEWER, str(store.path), case, officer])
+            for case, officer in ((validated, "jo"), (rejected, "al"))]
+    assert [r.wait() for r in runs] == [0, 0]
+    code, out = audit_verify(store)
+    assert code == 0, out
+    assert store.query("SELECT count(*) AS n FROM audit_log WHERE action = 'review.case_viewed'")[0]["n"] == 20
 
 
 def rechain(store: Store) -> None:
