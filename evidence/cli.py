@@ -7,8 +7,6 @@ Heavy imports (PyAV, OpenCV) happen inside the commands, so `buslane --help` sta
 
 from __future__ import annotations
 
-import getpass
-import socket
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -53,8 +51,17 @@ def _root(store, root: Path | None) -> Path:
         _fail(f"different root: {e}")
 
 
-def _cli_actor() -> str:
-    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+def _cli_user(supervisor: bool = False):
+    """The officer the OS user running this command is mapped to (pipeline.users): who it is recorded under."""
+    from pipeline.users import UnknownOSUser, cli_user
+
+    try:
+        user = cli_user()
+    except UnknownOSUser as e:
+        _fail(str(e))
+    if supervisor and not user.is_supervisor:
+        _fail(f"{user.name} is an {user.role}: only a supervisor can do this")
+    return user
 
 
 @app.command()
@@ -172,7 +179,7 @@ def root_command(
             typer.echo(recorded_root(con) or "no evidence root recorded yet (the first command to use one records it)")
         return
     try:
-        old, new = record_move(store, move_root, _cli_actor())
+        old, new = record_move(store, move_root, _cli_user().name)
         live = store.query("SELECT contravention_id, folder FROM evidence_cases WHERE deleted_at IS NULL")
         found = sum(case_folder(new, r["folder"], r["contravention_id"]).is_dir() for r in live)
     except EvidenceError as e:
@@ -183,8 +190,9 @@ def root_command(
 def _appeal(case_id: str, db: Path, reason: str, hold: bool) -> None:
     from evidence import appeals
 
+    supervisor = _cli_user(supervisor=True)
     try:
-        done = (appeals.hold if hold else appeals.release)(_store(db), case_id, _cli_actor(), reason)
+        done = (appeals.hold if hold else appeals.release)(_store(db), case_id, supervisor.name, reason)
     except appeals.AppealError as e:
         _fail(str(e))
     typer.echo(f"case {case_id} {'held for appeal' if done.held else 'released from its appeal hold'} by {done.actor}")
@@ -196,11 +204,11 @@ Reason = Annotated[str, typer.Option("--reason", help="Why, e.g. the appeal's re
 
 @appeal_app.command("hold")
 def appeal_hold(case_id: CaseId, db: Db, reason: Reason) -> None:
-    """Mark a case as under appeal: retention never deletes its evidence while it is held."""
+    """Mark a case as under appeal (supervisors): retention never deletes its evidence while it is held."""
     _appeal(case_id, db, reason, hold=True)
 
 
 @appeal_app.command("release")
 def appeal_release(case_id: CaseId, db: Db, reason: Reason) -> None:
-    """End a case's appeal hold; retention rules apply to it again."""
+    """End a case's appeal hold (supervisors); retention rules apply to it again."""
     _appeal(case_id, db, reason, hold=False)

