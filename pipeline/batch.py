@@ -126,11 +126,10 @@ class Batch:
                     job = FileResult(path, _path_id(path), "failed", error=f"{path}: {one_line(e)}")
                 if isinstance(job, FileResult):
                     self._finish(job, summary)
+                    claims.release(job.sha256)
                 else:
                     jobs.append(job)
-            # Cases an earlier, interrupted run recorded without evidence (their files are skipped above).
-            for contravention in missing_evidence(self.store, self.site.camera_id):
-                self._write_evidence(contravention, summary)
+            self._write_missing_evidence(summary, claims)
             results = engine_results(self.engine, self.site, jobs, self.start, workers=self.workers,
                                      address=self.address, progress=self.progress)
             with closing(results):  # stopping early ends the workers now
@@ -152,6 +151,19 @@ class Batch:
             # The case stays in the queue without evidence; the next run or `evidence write --missing` retries it.
             summary.evidence_failures.append(f"{contravention}: {e if isinstance(e, EvidenceError) else one_line(e)}")
         summary.evidence_seconds += time.monotonic() - began
+
+    def _write_missing_evidence(self, summary: BatchSummary, claims: Claims) -> None:
+        """Cases an earlier, interrupted run recorded without evidence, each under its footage file's
+        claim: a batch running now may be writing that evidence itself."""
+        for contravention in missing_evidence(self.store, self.site.camera_id):
+            footage = self.store.query("SELECT footage_id FROM contraventions WHERE id = ?", [contravention])[0]["footage_id"]
+            if not claims.take(footage):
+                continue
+            try:
+                if contravention in missing_evidence(self.store, self.site.camera_id):  # not written meanwhile
+                    self._write_evidence(contravention, summary)
+            finally:
+                claims.release(footage)
 
     def _admit(self, path: Path, seen: set[str], claims: Claims) -> tuple[Path, str] | FileResult:
         """A (path, sha256) job for the engine, or this input's result without analysis."""

@@ -159,7 +159,8 @@ def test_two_batches_at_once_record_each_contravention_once(clips, tmp_path):
     assert rows(db, "SELECT count(*) FROM audit_log WHERE action = 'batch.file_processed'") == [(2,)]
 
 
-def test_workers_die_with_a_killed_batch(clips, tmp_path):
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["killed", "interrupted"])
+def test_workers_die_with_a_killed_batch(clips, tmp_path, how):
     long_clip = tmp_path / "shenzhen.mp4"
     long_clip.symlink_to(SHENZHEN)
     sidecar(long_clip, START)
@@ -175,7 +176,7 @@ def test_workers_die_with_a_killed_batch(clips, tmp_path):
         time.sleep(0.2)
     assert len(workers) >= 2, "the batch never started its workers"
     time.sleep(2)  # let them load their models and start on the footage
-    os.kill(batch.pid, signal.SIGKILL)
+    os.kill(batch.pid, how)  # the batch process alone: its workers must notice by themselves
     batch.wait()
     alive = workers
     deadline = time.monotonic() + 60
