@@ -36,7 +36,7 @@ from pipeline.plates.reader import PlateReader
 from pipeline.plates.types import PlateRead, PlateResult
 from pipeline.plates.voting import vote
 from pipeline.site import Processing, SiteConfig
-from pipeline.tracks import TrackBuilder
+from pipeline.tracks import TrackBuilder, relink
 
 
 # While the road has been still this long, the decoder skips the frames no other frame needs
@@ -108,9 +108,12 @@ class Analyser:
         except FootageError as e:
             return FileResult(path, sha, "failed", error=str(e), seconds=time.monotonic() - began)
         decisions = sorted(
-            (d for t in tracks if (d := judge(t, geometry, self.site, info.fps, when))), key=lambda d: d.first_frame
+            (d for t in tracks if (d := judge(t, geometry, self.site, info.fps, when, frames))),
+            key=lambda d: d.first_frame,
         )
-        plates = {d.track_id: vote(reads.get(d.track_id, [])) for d in decisions}
+        # A re-linked track's plate reads are those of all its pieces.
+        plates = {d.track_id: vote([r for piece in d.track.pieces or (d.track_id,) for r in reads.get(piece, [])])
+                  for d in decisions}
         return FileResult(path, sha, "processed", start=when, info=info, frames=frames, frames_detected=detected,
                           passages=tuple(decisions), plates=plates, seconds=time.monotonic() - began)
 
@@ -216,4 +219,5 @@ class Analyser:
                     skipping = quiet
             flush(0)
         bar.close()
-        return frames, state["detected"], builder.tracks(), reads
+        # One vehicle, one track: join the pieces the tracker lost and found again, and duplicates.
+        return frames, state["detected"], relink(builder.tracks(), info.fps), reads

@@ -64,6 +64,8 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
             "first_frame": p.first_frame, "last_frame": p.last_frame, "frames_in_lane": p.frames_in_lane,
             "seconds_in_lane": p.seconds_in_lane, "distance_px": p.distance_px, "in_force": p.in_force,
             "is_contravention": flagged, "reason": reason, "box": list(p.box), "track": p.track.to_json(),
+            "class_votes": json.dumps(dict(p.class_votes)), "cut_at_start": p.cut_at_start,
+            "cut_at_end": p.cut_at_end, "edge_cut": p.edge_cut,
             **listed, **plate_columns,
         }
         _insert(con, "lane_passages", row)
@@ -75,6 +77,7 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
                 "vehicle_class": p.vehicle_class, "footage": str(result.path.resolve()), "footage_id": result.sha256,
                 "first_frame": p.first_frame, "last_frame": p.last_frame, "status": "pending",
                 "review_deadline": p.first_seen + timedelta(days=REVIEW_DAYS), "created_at": now(),
+                "class_votes": row["class_votes"], "edge_cut": p.edge_cut,
                 **listed, **{k: plate_columns.get(k) for k in ("plate", "plate_confidence", "plate_status", "plate_format")},
             })
             added.append(cid)

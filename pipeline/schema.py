@@ -100,4 +100,24 @@ MIGRATIONS = [
     ALTER TABLE audit_log ADD COLUMN prev_hash VARCHAR;
     ALTER TABLE audit_log ADD COLUMN row_hash VARCHAR;
     """,
+    # Lane decisions on unseen cameras (issue 13): the class vote behind the vehicle class
+    # ({"bus": 0.62, "truck": 0.38}); passages cut by a recording's edge (cut_at_*: the vehicle was in the
+    # lane at the file's first or last frames; edge_cut: flagged only because of that, so the review
+    # queue puts it behind the other cases).
+    """
+    ALTER TABLE lane_passages ADD COLUMN class_votes JSON;
+    ALTER TABLE lane_passages ADD COLUMN cut_at_start BOOLEAN DEFAULT false;
+    ALTER TABLE lane_passages ADD COLUMN cut_at_end BOOLEAN DEFAULT false;
+    ALTER TABLE lane_passages ADD COLUMN edge_cut BOOLEAN DEFAULT false;
+    ALTER TABLE contraventions ADD COLUMN class_votes JSON;
+    ALTER TABLE contraventions ADD COLUMN edge_cut BOOLEAN DEFAULT false;
+    """,
+    # The plate's country from the OCR's region head (issue 14), voted across reads weighted by confidence;
+    # a plate of another country cannot be traced through the DVLA.
+    """
+    ALTER TABLE lane_passages ADD COLUMN plate_country VARCHAR;
+    ALTER TABLE lane_passages ADD COLUMN plate_country_confidence DOUBLE;
+    ALTER TABLE contraventions ADD COLUMN plate_country VARCHAR;
+    ALTER TABLE contraventions ADD COLUMN plate_country_confidence DOUBLE;
+    """,
 ]

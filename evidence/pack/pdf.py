@@ -96,6 +96,7 @@ def _first_page(facts: CaseFacts, header: PackHeader, folder: Path) -> list[Flow
                                     "(image pixels, not calibrated to metres)"),
         ("Vehicle", f"{row['vehicle_class']} (as classified by the vehicle detector)"),
         ("Registration mark", facts.plate_text()),
+        ("Plate's country", facts.country_text()),
         ("Restriction", f"bus lane in force {passage['in_force'] or '(not recorded)'}; hours: {facts.hours_text()}"),
         ("Why it is a contravention", passage["reason"]),
         ("Whitelist", facts.whitelist_text()),
@@ -161,12 +162,14 @@ def _plate(facts: CaseFacts) -> list[Flowable]:
 def _lane_rules(facts: CaseFacts) -> list[Flowable]:
     rules, site = facts.metadata["lane_rules"], facts.metadata["site_config"]
     t = rules["thresholds"]
+    distance = (f"{t['min_distance_px']:g} px" if t.get("min_distance_px") is not None
+                else f"{t['min_distance_share']:.0%} of the lane's drawn length")
     return [
         _heading("Lane rules and hours in force"),
         _p(f"Hours of operation: {facts.hours_text()}. In force at the time: {rules['in_force'] or 'not recorded'}."),
         _p(f"Exempt by sight: {', '.join(rules['exempt_classes']) or 'none'}. A passage is a contravention when the "
            f"vehicle is in the lane at least {t['min_seconds_in_lane']:g} s and travels at least "
-           f"{t['min_distance_px']:g} px along it while the lane is in force."),
+           f"{distance} along it while the lane is in force."),
         _p(f"These are the rules the batch applied, from the site configuration {site['file']} "
            f"(sha256 {site['sha256']}), recorded in metadata.json."),
     ]

@@ -36,6 +36,8 @@ class Case:
     plate_reads: int | None
     plate_alternatives: tuple          # as the reader stored them
     plate_crop: bytes | None           # PNG of the best read's crop
+    plate_country: str | None          # the OCR's reading of the plate's country (None: not predicted)
+    plate_country_confidence: float | None
     whitelist_version: int | None
     whitelist_entry: str | None
     whitelist_near_miss: str | None
@@ -44,6 +46,7 @@ class Case:
     distance_px: float
     in_force: str | None
     reason: str
+    class_votes: dict                  # the detector's class votes, class -> share ({} if not recorded)
     evidence: EvidenceFiles
 
     def local(self, value: datetime | None) -> str:
@@ -64,8 +67,9 @@ _CASE_SQL = """
     SELECT c.id, c.status, c.camera_id, c.location, c.timezone, c.first_seen, c.last_seen, c.review_deadline,
            c.vehicle_class, c.footage, c.first_frame, c.last_frame,
            c.plate, c.plate_confidence, c.plate_status, c.plate_format, p.plate_reads, p.plate_alternatives,
-           p.plate_crop, c.whitelist_version, c.whitelist_entry, c.whitelist_near_miss,
-           p.seconds_in_lane, p.distance_px, p.in_force, p.reason
+           p.plate_crop, c.plate_country, c.plate_country_confidence,
+           c.whitelist_version, c.whitelist_entry, c.whitelist_near_miss,
+           p.seconds_in_lane, p.distance_px, p.in_force, p.reason, c.class_votes
     FROM contraventions c JOIN lane_passages p ON p.id = c.passage_id
     WHERE c.id = ?
 """
@@ -79,6 +83,7 @@ def load_case(store: Store, case_id: str, evidence_root: Path) -> Case | None:
             return None
         values = dict(zip([d[0] for d in cur.description], row))
         values["plate_alternatives"] = tuple(json.loads(values["plate_alternatives"] or "[]"))
+        values["class_votes"] = json.loads(values["class_votes"] or "{}")
         values["evidence"] = locate(con, evidence_root, case_id, values["camera_id"], values["first_seen"],
                                     values["timezone"])
     return Case(**values)

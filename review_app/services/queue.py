@@ -83,7 +83,7 @@ def queue_page(store: Store, flt: QueueFilter, page: int = 0, page_size: int = P
         rows = con.execute(
             f"""SELECT id, plate, camera_id, first_seen, review_deadline, timezone, status, {DAYS_LEFT_SQL} AS days_left
                 FROM contraventions WHERE {where}
-                ORDER BY review_deadline, id LIMIT ? OFFSET ?""",
+                ORDER BY edge_cut, review_deadline, id LIMIT ? OFFSET ?""",  # cut by a recording's edge: last
             [now, *params, page_size, page * page_size],
         ).fetchall()
     return QueuePage(
@@ -105,7 +105,7 @@ def next_pending(store: Store, after: str | None = None) -> str | None:
     """The most urgent pending case, other than `after` (the case just left)."""
     rows = store.query(
         "SELECT id FROM contraventions WHERE status = 'pending' AND id IS DISTINCT FROM ?"
-        " ORDER BY review_deadline, id LIMIT 1",
+        " ORDER BY edge_cut, review_deadline, id LIMIT 1",
         [after],
     )
     return rows[0]["id"] if rows else None
