@@ -77,6 +77,7 @@ def write(
     from evidence.writer import missing_evidence, write_case
     from pipeline.site import SiteConfigError, load_site
 
+    actor = _cli_user().name
     store = _store(db)
     try:
         config = load_site(site)
@@ -90,7 +91,7 @@ def write(
     failed = 0
     for case_id in ids:
         try:
-            folder = write_case(store, case_id, config, site, evidence_root)
+            folder = write_case(store, case_id, config, site, evidence_root, actor=actor)
         except EvidenceError as e:
             typer.echo(f"FAILED {e}", err=True)
             failed += 1
@@ -155,7 +156,8 @@ def apply(
     rules = RetentionRules(rejected_days, exempt_days, validated_days, exported_days)
     store = _store(db)
     try:
-        done = apply_retention(store, _root(store, root), rules, now=when, dry_run=dry_run)
+        done = apply_retention(store, _root(store, root), rules, now=when, dry_run=dry_run,
+                               actor=None if dry_run else _cli_user().name)
     except UnsafePath as e:
         _fail(f"nothing deleted: {e}")
     for d in done:
