@@ -29,6 +29,12 @@ test: setup
 bench: setup
 	$(BUSLANE) bench speed
 
+# Lane decisions against the vehicles labelled by eye in tests/labels (six cameras): recall and
+# false positives of `buslane process` and the baseline, per clip and per split (prints).
+.PHONY: bench-lanes
+bench-lanes: setup
+	nice -n 5 $(BUSLANE) bench lanes
+
 .PHONY: review
 review: setup
 	$(BUSLANE) review --db $(DEMO_DB)

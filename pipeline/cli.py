@@ -166,6 +166,18 @@ def bench_speed(
         typer.echo(line)
 
 
+@bench_app.command("lanes")
+def bench_lanes(
+    detector: Annotated[Optional[str], typer.Option(help="vehicle detector for every clip, a manifest name or a path (default: each site's own)")] = None,
+) -> None:
+    """Recall and false positives of `buslane process` and the baseline on the clips labelled in tests/labels."""
+    from pipeline.bench.lanes import bench
+
+    _setup_logging()
+    for line in bench(detector):
+        typer.echo(line)
+
+
 app.add_typer(whitelist_app, name="whitelist")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(retention_app, name="retention")

@@ -1,0 +1,102 @@
+"""The lane benchmark (`buslane bench lanes`): its matching rule, its label and site files, one real run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.bench.lanes import LABELS, LabelError, Vehicle, all_labels, load_labels, matches, run_clip, score
+from pipeline.footage import open_footage
+from pipeline.site import load_site
+
+
+def vehicle(first: int, last: int, verdict: str = "along", cls: str = "car") -> Vehicle:
+    return Vehicle(frames=(first, last), verdict=verdict, vehicle_class=cls, description="test")
+
+
+def test_a_match_needs_an_overlap_of_half_the_shorter_range():
+    assert matches((0, 99), (50, 149))  # 50 of 100 frames
+    assert not matches((0, 99), (51, 150))  # 49
+    assert matches((100, 109), (0, 104))  # 5 of the shorter range's 10
+    assert not matches((100, 109), (0, 103))
+    assert not matches((0, 10), (20, 30))
+
+
+def test_each_vehicle_and_each_contravention_is_matched_once():
+    vehicles = (vehicle(0, 100), vehicle(200, 300))
+    # Two contraventions on the first vehicle (a broken track): one finds it, the other is a false positive.
+    s = score([(0, 60), (40, 100), (210, 290)], vehicles, ["bus"])
+    assert (s.labelled, s.found, s.recall) == (2, 2, 1.0)
+    assert len(s.false_positives) == 1 and s.false_positives[0] in ((0, 60), (40, 100))
+    # One long contravention over two vehicles finds one of them.
+    s = score([(0, 300)], (vehicle(0, 200), vehicle(150, 300)), ["bus"])
+    assert (s.found, s.false_positives) == (1, ())
+    assert len(s.missed) == 1
+
+
+def test_crossing_stationary_and_exempt_vehicles_count_as_false_positives_unsure_as_neither():
+    vehicles = (
+        vehicle(0, 50, "crossing"),
+        vehicle(100, 200, "stationary"),
+        vehicle(300, 400, "along", "bus"),
+        vehicle(500, 600, "unsure"),
+    )
+    s = score([(10, 40), (100, 200), (300, 400), (500, 600)], vehicles, ["bus"])
+    assert s.labelled == 0 and s.found == 0
+    assert s.false_positives == ((10, 40), (100, 200), (300, 400))
+
+
+def test_an_along_vehicle_is_preferred_to_an_unsure_one():
+    # The contravention could match either; the along vehicle must be found.
+    s = score([(0, 100)], (vehicle(0, 100, "unsure"), vehicle(20, 100, "along")), ["bus"])
+    assert (s.found, s.false_positives) == (1, ())
+
+
+def test_bad_labels_name_the_file_and_the_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "clip: x.mp4\nsite: s.yaml\nsplit: tune\nlane: real\n"
+        "vehicles:\n  - {frames: [1, 3], verdict: along, class: van, description: x}\n"
+        "  - {frames: [9, 3], verdict: along, class: car, description: x}\n"
+    )
+    with pytest.raises(LabelError) as e:
+        load_labels(bad)
+    message = str(e.value)
+    assert str(bad) in message
+    assert "vehicles.0.class" in message and "vehicles.1: frames [9, 3] must be [first, last]" in message
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    return all_labels()
+
+
+def test_every_clip_has_labels_a_split_and_a_site_whose_polygons_fit_its_frames(labelled):
+    assert {c.clip.name for c in labelled} >= {
+        "shenzhen_buslane_fixed_cctv_640x360.mp4", "hangzhou_fixed_cctv_720p.mp4", "motorway_overpass_fixed_720p.mp4",
+        "jamcam_1_cromwell_rd_earls_court_rd.mp4", "jamcam_2_a40_old_oak_road.mp4", "jamcam_3_piccadilly_st_james_st.mp4",
+    }
+    assert {c.split for c in labelled} == {"tune", "validation"}
+    for c in labelled:
+        site = load_site(c.site)
+        with open_footage(c.clip) as video:
+            info = video.info
+        for polygon in [*site.lanes, site.centreline, *site.exemption_zones, *site.ignore_zones]:
+            p = np.asarray(polygon)
+            assert (p >= 0).all() and (p[:, 0] <= info.width).all() and (p[:, 1] <= info.height).all(), (c.site, polygon)
+        assert all(v.frames[1] < info.frames_estimate for v in c.vehicles), c.name
+
+
+def test_every_site_file_in_the_labels_folder_loads():
+    sites = sorted((LABELS / "sites").glob("*.yaml"))
+    assert len(sites) >= 4
+    for path in sites:
+        load_site(path)
+
+
+def test_process_finds_every_car_and_van_driving_along_the_jamcam_1_lane():
+    """A 352x288 traffic camera, vehicles 15-35 px wide (10 s of footage, `buslane process` only)."""
+    result = run_clip(load_labels(LABELS / "jamcam_1.yaml"), with_baseline=False)
+    assert result.baseline is None
+    assert (result.process.labelled, result.process.found) == (5, 5), result.process.missed
+    assert result.process.false_positives == ()
