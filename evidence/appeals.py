@@ -77,8 +77,8 @@ def _change(store: Store, case_id: str, actor: str, reason: str, action: str) ->
         if action == "release" and not (was and was.held):
             raise AppealError(f"case {case_id} is not held for appeal: nothing to release")
         at = now()
-        con.execute('INSERT INTO appeal_holds (contravention_id, action, "at", actor, reason) VALUES (?, ?, ?, ?, ?)',
-                    [case_id, action, at, actor, reason])
+        hold_id = con.execute('INSERT INTO appeal_holds (contravention_id, action, "at", actor, reason)'
+                              " VALUES (?, ?, ?, ?, ?) RETURNING id", [case_id, action, at, actor, reason]).fetchone()[0]
         audit(con, actor, f"appeal.{'held' if action == 'hold' else 'released'}", "contravention", case_id,
-              reason=reason)
+              ("appeal_holds", hold_id), reason=reason)
     return AppealHold(case_id, action == "hold", at, actor, reason)

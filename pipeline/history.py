@@ -1,8 +1,8 @@
 """A history that proves itself: one sha256 hash chain through the audit log.
 
 Design: the audit log is the single chain, and every write to a chained table (decisions, plate
-corrections, whitelist gaps, packs: CHAINED) writes the row's full content into the audit row that
-records it (`record_table`, `record_key`, `record`).
+corrections, whitelist gaps, packs, appeal holds: CHAINED) writes the row's full content into the
+audit row that records it (`record_table`, `record_key`, `record`).
 
 - Each audit row carries `prev_hash`, the `row_hash` of the row before it (by id; GENESIS for the
   first), and `row_hash` = sha256 of the canonical JSON (sorted keys, timestamps as UTC ISO 8601) of
@@ -41,8 +41,8 @@ import duckdb
 
 GENESIS = "0" * 64
 # The tables whose rows the chain records, with their key column. Decisions and corrections are
-# review_app's, gaps whitelist's, packs evidence's: named here, never imported.
-CHAINED = {"decisions": "id", "plate_corrections": "id", "whitelist_gaps": "id", "packs": "id"}
+# review_app's, gaps whitelist's, packs and appeal holds evidence's: named here, never imported.
+CHAINED = {"decisions": "id", "plate_corrections": "id", "whitelist_gaps": "id", "packs": "id", "appeal_holds": "id"}
 # Statuses that only a decision sets, and the decision action that sets each.
 DECIDED_BY = {"validated": "validate", "rejected": "reject"}
 _AUDIT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "details", "record_table", "record_key",
@@ -105,8 +105,8 @@ class ChainCheck:
     def lines(self) -> list[str]:
         head = self.head.text() if self.head else "empty"
         if self.ok:
-            return [f"OK history: {self.rows} audit rows chained, {self.records} decisions, corrections, gaps and "
-                    f"packs match their records; head {head}"]
+            return [f"OK history: {self.rows} audit rows chained, {self.records} decisions, corrections, gaps, "
+                    f"packs and appeal holds match their records; head {head}"]
         return [f"BROKEN history: {len(self.breaks)} problems; first broken row: {self.breaks[0].text()}",
                 *(f"  {b.text()}" for b in self.breaks), f"  (head as stored: {head})"]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence import appeals
 from evidence.pack.builder import build_pack
 from evidence.pack.verify import verify_pack
 from pipeline.history import canonical
@@ -116,6 +117,15 @@ def test_an_audit_row_deleted_is_named_at_the_row_after_it(history):
     assert "a row was deleted or inserted there" in first_break(out)
     # the decision that row recorded is no longer backed by the chain either
     assert "not in the history" in out
+
+
+def test_an_appeal_hold_deleted_is_named(history):
+    store, _, validated, _ = history
+    appeals.hold(store, validated, "sam", "appeal lodged, TPT ref 2016/123")
+    hold = store.query("SELECT id FROM appeal_holds")[0]["id"]
+    sql(store, f"DELETE FROM appeal_holds WHERE id = {hold}")  # so that retention would delete the evidence
+    code, out = audit_verify(store)
+    assert code == 1 and first_break(out).startswith(f"appeal_holds {hold}: deleted: audit_log "), out
 
 
 def test_an_audit_row_changed_is_named(history):
