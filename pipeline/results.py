@@ -78,7 +78,8 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
                 "first_frame": p.first_frame, "last_frame": p.last_frame, "status": "pending",
                 "review_deadline": p.first_seen + timedelta(days=REVIEW_DAYS), "created_at": now(),
                 "class_votes": row["class_votes"], "edge_cut": p.edge_cut,
-                **listed, **{k: plate_columns.get(k) for k in ("plate", "plate_confidence", "plate_status", "plate_format")},
+                **listed, **{k: plate_columns.get(k) for k in ("plate", "plate_confidence", "plate_status", "plate_format",
+                                                      "plate_country", "plate_country_confidence")},
             })
             added.append(cid)
     audit(con, actor, f"batch.file_{result.status}", "footage", result.sha256, path=str(result.path),
@@ -108,4 +109,6 @@ def _plate_columns(plate: PlateResult | None) -> dict:
         "plate_frame": best.frame_index if best else None,
         "plate_box": list(best.box) if best else None,
         "plate_crop": plate.best_crop_png,
+        "plate_country": plate.country,  # None from an OCR without a region head
+        "plate_country_confidence": plate.country_confidence,
     }

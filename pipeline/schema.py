@@ -112,4 +112,12 @@ MIGRATIONS = [
     ALTER TABLE contraventions ADD COLUMN class_votes JSON;
     ALTER TABLE contraventions ADD COLUMN edge_cut BOOLEAN DEFAULT false;
     """,
+    # The plate's country from the OCR's region head (issue 14), voted across reads weighted by confidence;
+    # a plate of another country cannot be traced through the DVLA.
+    """
+    ALTER TABLE lane_passages ADD COLUMN plate_country VARCHAR;
+    ALTER TABLE lane_passages ADD COLUMN plate_country_confidence DOUBLE;
+    ALTER TABLE contraventions ADD COLUMN plate_country VARCHAR;
+    ALTER TABLE contraventions ADD COLUMN plate_country_confidence DOUBLE;
+    """,
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -263,3 +264,23 @@ def test_handover_shows_outstanding_work_and_notes(night_db):
     assert [g.plate for g in h.gaps] == ["BX12BUS"]
     assert [n.note for n in h.notes] == ["camera 1 wiper stuck; ticket raised"]
     assert [c.camera_id for c in h.faulty_cameras] == ["SZ-BUSLANE-01"]  # the night has a failed and a 4 fps file
+
+
+def test_an_undecided_vote_offers_the_readers_readings_and_a_pick_is_a_correction(queue_db, tmp_path):
+    case = "Q-000000"
+    readings = [{"text": "MT456BJ", "reads": 2, "score": 1.6}, {"text": "MT4568J", "reads": 2, "score": 1.4},
+                {"text": "MT45BBJ", "reads": 1, "score": 0.5}]
+    with queue_db.transaction() as con:
+        con.execute("UPDATE lane_passages SET plate_alternatives = ? WHERE id = "
+                    "(SELECT passage_id FROM contraventions WHERE id = ?)", [json.dumps(readings), case])
+        con.execute("UPDATE contraventions SET plate = 'MT456BJ', plate_status = 'low_confidence',"
+                    " plate_country = 'Poland', plate_country_confidence = 0.91 WHERE id = ?", [case])
+    loaded = load_case(queue_db, case, tmp_path)
+    assert (loaded.plate_country, loaded.plate_country_confidence) == ("Poland", 0.91)
+    offered = corrections.choices(loaded.plate, loaded.plate_status, loaded.plate_alternatives)
+    assert [(c.text, c.reads) for c in offered] == [("MT4568J", 2), ("MT45BBJ", 1)]
+    assert corrections.choices("MT456BJ", "read", readings[:1]) == ()  # decisive: nothing to pick
+    picked = corrections.pick_alternative(queue_db, case, JO, "MT4568J")
+    assert picked.ok and picked.plate == "MT4568J"  # as read: the format rules do not touch it again
+    assert queue_db.query("SELECT old, new FROM plate_corrections") == [{"old": "MT456BJ", "new": "MT4568J"}]
+    assert not corrections.pick_alternative(queue_db, case, JO, "AB12CDE").ok  # not one of its readings

@@ -16,6 +16,7 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from evidence.case import Case, load_case
+from pipeline.plates.types import NOT_UK, is_foreign
 from pipeline.store import Store
 from review_app.services.decisions import REASONS
 
@@ -105,6 +106,9 @@ class CaseFacts:
                     f"{read if read else 'no registration mark'})")
         return plate
 
+    def country_text(self) -> str:
+        return country_text(self.row.get("plate_country"), self.row.get("plate_country_confidence"))
+
     def hours_text(self) -> str:
         return hours_text(self.metadata["lane_rules"]["hours"])
 
@@ -136,6 +140,20 @@ def local_time(value: datetime, tz: tzinfo, millis: bool = False, date: bool = T
     fraction = f".{t.microsecond // 1000:03d}" if millis else ""
     day = f"{t:%Y-%m-%d} " if date else ""
     return f"{day}{t:%H:%M:%S}{fraction} {t.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def country_text(country: str | None, confidence: float | None) -> str:
+    """The plate's country as the plate reader read it, and whether the DVLA can trace its keeper.
+
+    >>> country_text("France", 0.97)
+    'France (plate reader, confidence 0.97): not a UK plate: cannot be traced through the DVLA'
+    >>> country_text(None, None)
+    'not read (the plate reader gave no country)'
+    """
+    if not country:
+        return "not read (the plate reader gave no country)"
+    read = f"{country} (plate reader, confidence {confidence or 0:.2f})"
+    return f"{read}: {NOT_UK}" if is_foreign(country) else read
 
 
 def hours_text(hours: dict) -> str:

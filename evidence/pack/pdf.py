@@ -96,6 +96,7 @@ def _first_page(facts: CaseFacts, header: PackHeader, folder: Path) -> list[Flow
                                     "(image pixels, not calibrated to metres)"),
         ("Vehicle", f"{row['vehicle_class']} (as classified by the vehicle detector)"),
         ("Registration mark", facts.plate_text()),
+        ("Plate's country", facts.country_text()),
         ("Restriction", f"bus lane in force {passage['in_force'] or '(not recorded)'}; hours: {facts.hours_text()}"),
         ("Why it is a contravention", passage["reason"]),
         ("Whitelist", facts.whitelist_text()),

@@ -36,6 +36,8 @@ class Case:
     plate_reads: int | None
     plate_alternatives: tuple          # as the reader stored them
     plate_crop: bytes | None           # PNG of the best read's crop
+    plate_country: str | None          # the OCR's reading of the plate's country (None: not predicted)
+    plate_country_confidence: float | None
     whitelist_version: int | None
     whitelist_entry: str | None
     whitelist_near_miss: str | None
@@ -65,7 +67,8 @@ _CASE_SQL = """
     SELECT c.id, c.status, c.camera_id, c.location, c.timezone, c.first_seen, c.last_seen, c.review_deadline,
            c.vehicle_class, c.footage, c.first_frame, c.last_frame,
            c.plate, c.plate_confidence, c.plate_status, c.plate_format, p.plate_reads, p.plate_alternatives,
-           p.plate_crop, c.whitelist_version, c.whitelist_entry, c.whitelist_near_miss,
+           p.plate_crop, c.plate_country, c.plate_country_confidence,
+           c.whitelist_version, c.whitelist_entry, c.whitelist_near_miss,
            p.seconds_in_lane, p.distance_px, p.in_force, p.reason, c.class_votes
     FROM contraventions c JOIN lane_passages p ON p.id = c.passage_id
     WHERE c.id = ?

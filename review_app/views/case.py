@@ -15,6 +15,7 @@ from evidence.pack.builder import PackError, build_pack, default_file_name
 from review_app.services import appeals, corrections, decisions, gaps
 from review_app.services.cases import Case, history, load_case, record_view
 from review_app.services.queue import next_pending
+from pipeline.plates.types import NOT_UK, is_foreign
 from review_app.views.common import Ctx, flash, show_flash
 
 
@@ -39,7 +40,7 @@ def render(ctx: Ctx) -> None:
     with left:
         _evidence(case)
     with right:
-        _plate(case)
+        _plate(ctx, case)
         _passage(case)
     if case.status == "pending":
         _actions(ctx, case)
@@ -84,14 +85,26 @@ def _evidence(case: Case) -> None:
         st.image(case.plate_crop, caption="Plate crop (from the plate reader)", width=240)
 
 
-def _plate(case: Case) -> None:
+def _plate(ctx: Ctx, case: Case) -> None:
     st.subheader("Plate read")
     confidence = f"{case.plate_confidence:.0%}" if case.plate_confidence is not None else "-"
     st.markdown(
         f"**{case.plate or '(no read)'}** · confidence {confidence} · {case.plate_status or 'not read'}"
         f" · format {case.plate_format or '-'} · {case.plate_reads or 0} reads"
     )
-    if case.plate_alternatives:
+    if case.plate_country:
+        country = f"Country {case.plate_country} ({case.plate_country_confidence or 0:.0%})"
+        if is_foreign(case.plate_country):
+            st.warning(f"{country}: {NOT_UK}")
+        else:
+            st.caption(country)
+    offered = corrections.choices(case.plate, case.plate_status, case.plate_alternatives)
+    if offered and case.status == "pending":
+        st.caption("The reader was not sure. Pick what the plate shows, or type it below:")
+        for column, choice in zip(st.columns(len(offered)), offered):
+            column.button(f"{choice.text} ({choice.reads} reads)", key=f"pick-{case.id}-{choice.text}",
+                          on_click=_pick, args=(ctx, case, choice.text))
+    elif case.plate_alternatives:
         st.caption("Alternatives: " + ", ".join(map(_alternative, case.plate_alternatives)))
     if case.whitelist_near_miss:
         st.warning(case.whitelist_near_miss)
@@ -144,7 +157,14 @@ def _reject(ctx: Ctx, case: Case) -> None:
 
 
 def _correct(ctx: Ctx, case: Case) -> None:
-    result = corrections.correct_plate(ctx.store, case.id, ctx.user, st.session_state[f"plate-{case.id}"])
+    _corrected(corrections.correct_plate(ctx.store, case.id, ctx.user, st.session_state[f"plate-{case.id}"]))
+
+
+def _pick(ctx: Ctx, case: Case, text: str) -> None:
+    _corrected(corrections.pick_alternative(ctx.store, case.id, ctx.user, text))
+
+
+def _corrected(result: corrections.Correction) -> None:
     flash("error" if not result.ok else "warning" if result.whitelisted else "success",
           result.message + (" - consider rejecting as 'On the whitelist'" if result.whitelisted else ""))
 
