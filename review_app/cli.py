@@ -61,6 +61,8 @@ def add_user(
     role: Annotated[Role, typer.Option("--role")],
     users: UsersOption = DEFAULT_USERS,
     replace: Annotated[bool, typer.Option("--replace", help="reset an existing user's password and role")] = False,
+    os_user: Annotated[Optional[str], typer.Option(
+        "--os-user", help="the OS account whose commands act as this user", show_default=False)] = None,
 ) -> None:
     """Add a user; asks for the password twice (it is stored only as an Argon2 hash)."""
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -69,8 +71,6 @@ def add_user(
     except ValueError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2)
-    os_user: Annotated[Optional[str], typer.Option(
-        "--os-user", help="the OS account whose commands act as this user", show_default=False)] = None,
     typer.echo(f"{user.name} ({user.role}) saved in {users}" + (f"; OS user {os_user} acts as them" if os_user else ""))
 
 
