@@ -186,3 +186,26 @@ def test_workers_die_with_a_killed_batch(clips, tmp_path, how):
     for w in alive:  # leave nothing behind for the next test, whatever happened
         w.kill()
     assert not alive, f"{len(alive)} worker(s) outlived the killed batch"
+
+
+def test_a_file_whose_recording_fails_is_recorded_as_failed_and_the_batch_goes_on(clips, tmp_path, monkeypatch):
+    import pipeline.batch
+    from pipeline.batch import Batch
+
+    real = pipeline.batch.record_result
+
+    def failing(con, result, *args):  # a fault injected where the database write happens
+        if result.status == "processed" and result.path == clips["first"]:
+            raise RuntimeError("disk full\nsecond line")
+        return real(con, result, *args)
+
+    monkeypatch.setattr(pipeline.batch, "record_result", failing)
+    db = tmp_path / "r.duckdb"
+    batch = Batch.from_files(BUS_LANE_SITE, db, workers=1, progress=False, evidence_root=tmp_path / "evidence")
+    summary = batch.run([clips["first"], clips["twin"]])
+    assert [r.status for r in summary.results] == ["failed", "processed"] and summary.ok
+    assert rows(db, "SELECT path, status, error FROM footage_files ORDER BY status") == [
+        (str(clips["first"]), "failed", f"{clips['first']}: could not be recorded: RuntimeError: disk full second line"),
+        (str(clips["twin"]), "processed", None),
+    ]
+    assert rows(db, "SELECT count(*) FROM contraventions") == [(1,)]
