@@ -1,7 +1,8 @@
 """The review app's entry point: `buslane review --db PATH` runs `streamlit run` on this file.
 
 Sign-in first; then the page chosen in the sidebar. Pages only render: decisions are made by
-review_app.services.
+review_app.services. The URL names the case on screen (`?case=ID`): a refresh, or a link sent to a
+colleague, opens that case once signed in.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from review_app.views import case, dashboard, gaps, handover, queue
-from review_app.views.common import CASE, DASHBOARD, GAPS, HANDOVER, PAGES, QUEUE, context
+from review_app.views.common import CASE, CASE_PARAM, DASHBOARD, GAPS, HANDOVER, PAGES, QUEUE, context, go
 from review_app.views.signin import require_user
 
 RENDER = {QUEUE: queue.render, CASE: case.render, GAPS: gaps.render, DASHBOARD: dashboard.render,
@@ -20,6 +21,10 @@ RENDER = {QUEUE: queue.render, CASE: case.render, GAPS: gaps.render, DASHBOARD: 
 st.set_page_config(page_title="Bus lane review", layout="wide")
 ctx = context()
 user = require_user(ctx)
+if "linked" not in st.session_state:  # this browser session's first signed-in run: follow ?case=ID
+    st.session_state["linked"] = True
+    if linked_case := st.query_params.get(CASE_PARAM):
+        go(CASE, linked_case)
 if "nav_to" in st.session_state:  # set by a page (e.g. "Open case") before this run's sidebar exists
     st.session_state["page"] = st.session_state.pop("nav_to")
 page = st.sidebar.radio("Page", PAGES, key="page")
@@ -27,3 +32,10 @@ if st.session_state.get("last_page") != page:
     st.session_state.pop("viewed", None)  # coming back to a case counts as a new view
     st.session_state["last_page"] = page
 RENDER[page](replace(ctx, user=user))
+# Keep the case on screen in the URL, so that a refresh comes back to it.
+shown = st.session_state.get("case_id") if page == CASE else None
+if st.query_params.get(CASE_PARAM) != shown:
+    if shown:
+        st.query_params[CASE_PARAM] = shown
+    else:
+        st.query_params.pop(CASE_PARAM, None)

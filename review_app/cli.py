@@ -27,6 +27,9 @@ class Role(str, Enum):
 def review(
     db: Annotated[Path, typer.Option("--db", help="DuckDB database file")],
     port: Annotated[int, typer.Option(help="port to serve on")] = 8501,
+    address: Annotated[str, typer.Option(
+        help="address to listen on; the default serves this machine only (put a TLS reverse proxy in front "
+             "to serve others, see review_app/README.md)")] = "127.0.0.1",
     users: UsersOption = DEFAULT_USERS,
     evidence: Annotated[Optional[Path], typer.Option(help="evidence root (default $BUSLANE_EVIDENCE or var/evidence)")] = None,
 ) -> None:
@@ -47,9 +50,15 @@ def review(
             typer.echo(f"different root: {e}", err=True)
             raise typer.Exit(2)
         env[EVIDENCE_ENV] = str(evidence.resolve())
-    args = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
-    os.execve(sys.executable, args, env)  # the app replaces this process: Ctrl-C stops it directly
+    os.execve(sys.executable, streamlit_args(port, address), env)  # the app replaces this process: Ctrl-C stops it
+
+
+def streamlit_args(port: int, address: str) -> list[str]:
+    """The `streamlit run` command line. The tables' own CSV buttons are off: downloads go through the
+    app's audited buttons only."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal", "--client.disableDataExport", "true"]
 
 
 users_app = typer.Typer(help="Officers and supervisors who may sign in to the review app.", no_args_is_help=True)

@@ -38,4 +38,24 @@ MIGRATIONS: list[str] = [
         note VARCHAR NOT NULL
     );
     """,
+    # Sign-in sessions (a signed token in the URL names a row; sign-out revokes it) and the sign-in
+    # throttle per name and per client, kept here so that a restart neither revives nor forgets them.
+    """
+    CREATE TABLE review_sessions (
+        id VARCHAR PRIMARY KEY,
+        officer VARCHAR NOT NULL,
+        client VARCHAR NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL,
+        ended_at TIMESTAMPTZ           -- set by sign-out: the token is refused from then on
+    );
+    CREATE TABLE sign_in_throttle (
+        kind VARCHAR NOT NULL,         -- name | client
+        key VARCHAR NOT NULL,
+        failures INTEGER NOT NULL,     -- consecutive failures, each within LOCK of the one before
+        last_failure TIMESTAMPTZ,
+        locked_until TIMESTAMPTZ,
+        PRIMARY KEY (kind, key)
+    );
+    """,
 ]

@@ -12,6 +12,7 @@ from review_app.services.users import User, UsersFile
 
 QUEUE, CASE, GAPS, DASHBOARD, HANDOVER = "Queue", "Case", "Whitelist gaps", "Dashboard", "Shift handover"
 PAGES = (QUEUE, CASE, GAPS, DASHBOARD, HANDOVER)
+CASE_PARAM = "case"  # ?case=ID opens that case
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from review_app.services.gaps import gaps_export, record_export
+from review_app.components.download import Download, download_button
+from review_app.services.exports import gaps_csv
+from review_app.services.gaps import gaps_export
 from review_app.views.common import Ctx
+from review_app.views.signin import signed_in_fetch
 
 
 def render(ctx: Ctx) -> None:
@@ -26,7 +29,5 @@ def render(ctx: Ctx) -> None:
         }),
         hide_index=True, width="stretch", key="gaps_table",
     )
-    st.download_button(
-        f"Download CSV ({len(export.gaps)} open gaps)", export.csv, file_name="whitelist_gaps.csv",
-        mime="text/csv", on_click=record_export, args=(ctx.store, ctx.user, export), key="gaps_csv",
-    )
+    download_button(f"Download CSV ({len(export.gaps)} open gaps)", "gaps_csv", signed_in_fetch(ctx, lambda: Download(
+        gaps_csv(ctx.store, ctx.user).csv.encode(), "whitelist_gaps.csv", "text/csv")))

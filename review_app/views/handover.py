@@ -33,8 +33,10 @@ def render(ctx: Ctx) -> None:
     st.subheader("Notes for the next shift")
     with st.form("handover_note", clear_on_submit=True):
         text = st.text_area("Leave a note (outstanding actions, jobs in hand)", key="handover_text")
-        if st.form_submit_button("Add note") and add_note(ctx.store, ctx.user, text):
-            flash("success", "Note added.")
-            st.rerun()
+        if st.form_submit_button("Add note"):
+            if add_note(ctx.store, ctx.user, text):
+                flash("success", "Note added.")
+                st.rerun()
+            st.error("The note is empty: write what the next shift should know, then add it.")
     for note in h.notes:
         st.markdown(f"**{note.officer}**, {local_text(note.at, NOTES_TZ)}: {note.note}")

@@ -1,13 +1,19 @@
-"""The queue: pending cases by review deadline, overdue and nearly due ones highlighted."""
+"""The queue: pending cases by review deadline, overdue and nearly due ones highlighted; a click on a
+row opens its case."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
+from review_app.components.download import Download, download_button
 from review_app.services.deadlines import Urgency
+from review_app.services.exports import queue_csv
 from review_app.services.queue import STATUSES, QueueFilter, QueuePage, cameras, next_pending, queue_page
 from review_app.views.common import CASE, Ctx, go, show_flash
+from review_app.views.signin import signed_in_fetch
 
 ALL = "all"
 # Row colours: red for overdue, amber for due within two days.
@@ -29,11 +35,24 @@ def render(ctx: Ctx) -> None:
     if not result.rows:
         st.info("No cases match.")
         return
-    st.dataframe(_styled(result), hide_index=True, width="stretch", key="queue_table")
+    st.dataframe(_styled(result), hide_index=True, width="stretch", key="queue_table", on_select=partial(_open, result),
+                 selection_mode="single-row")
     _pager(result)
+    download_button(f"Download CSV ({result.total} matching cases)", "queue_csv",
+                    signed_in_fetch(ctx, partial(_csv, ctx, flt)))
     with st.form("open_case", border=False):
         st.selectbox("Case", [r.id for r in result.rows], key="open_case_id")
         st.form_submit_button("Open case", on_click=lambda: go(CASE, st.session_state["open_case_id"]))
+
+
+def _open(result: QueuePage) -> None:
+    """A click on a row opens its case."""
+    if rows := st.session_state["queue_table"].selection.rows:
+        go(CASE, result.rows[rows[0]].id)
+
+
+def _csv(ctx: Ctx, flt: QueueFilter) -> Download:
+    return Download(queue_csv(ctx.store, ctx.user, flt).csv.encode(), "queue.csv", "text/csv")
 
 
 def _filters(ctx: Ctx) -> QueueFilter:

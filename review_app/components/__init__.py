@@ -1,0 +1,1 @@
+"""Small custom Streamlit components (plain HTML and JS, no build step)."""
