@@ -1,9 +1,10 @@
-"""Benchmark: the queue page with 50,000 contraventions in the database.
+"""Benchmark: the queue page and a case page with 50,000 contraventions in the database.
 
     python -m review_app.bench [--cases N]
 
 Fills a fresh database with synthetic cases (fill() is also how the tests get a queue with known
-deadlines), then renders the queue page through Streamlit's AppTest and prints the times.
+deadlines), then renders the queue page and a case page (opened by its `?case=ID` link) for a
+signed-in officer through Streamlit's AppTest, and prints the times. It prints; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -68,23 +69,30 @@ def fill(store: Store, n: int, now: datetime | None = None, spread_days: float =
         )
 
 
-def render_times(db: Path, runs: int) -> list[float]:
-    """Seconds for each full run of the app script showing the queue to a signed-in officer."""
+def render_times(db: Path, runs: int, case_id: str | None = None) -> list[float]:
+    """Seconds for each full run of the app script showing the queue (or case `case_id`) to a signed-in officer."""
     from streamlit.testing.v1 import AppTest
 
-    from review_app.config import DB_ENV
-    from review_app.services.users import User
+    from review_app.config import DB_ENV, USERS_ENV
+    from review_app.services.sessions import Sessions
+    from review_app.services.users import UsersFile
+    from review_app.views.common import CASE_PARAM
+    from review_app.views.signin import TOKEN
 
-    os.environ[DB_ENV] = str(db)
+    users = UsersFile(db.with_name("bench-users.yaml"))
+    user = next((u for u in users.users() if u.name == "bench"), None) or users.add("bench", "officer", "bench-password")
+    os.environ[DB_ENV], os.environ[USERS_ENV] = str(db), str(users.path)
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["user"] = User("bench", "officer")
+    at.query_params[TOKEN] = Sessions(Store(db), users).start(user, "bench").token
+    if case_id:
+        at.query_params[CASE_PARAM] = case_id
     times = []
     for _ in range(runs):
         began = time.perf_counter()
         at.run()
         times.append(time.perf_counter() - began)
         assert not at.exception, at.exception
-    assert at.title[0].value == "Review queue"
+    assert at.title[0].value == (f"Case {case_id}" if case_id else "Review queue"), at.title
     return times
 
 
@@ -98,9 +106,11 @@ def main() -> None:
         began = time.perf_counter()
         fill(Store(db), args.cases)
         print(f"filled {args.cases:,} pending contraventions in {time.perf_counter() - began:.2f} s")
-        times = render_times(db, max(2, args.runs))
-    print(f"queue page, {args.cases:,} cases: first render {times[0]:.3f} s (includes imports), "
-          f"then median {statistics.median(times[1:]):.3f} s, max {max(times[1:]):.3f} s over {len(times) - 1} runs")
+        runs = max(2, args.runs)
+        pages = {"queue page": render_times(db, runs), "case page": render_times(db, runs, f"BENCH-{args.cases // 2:06d}")}
+    for page, times in pages.items():
+        print(f"{page}, {args.cases:,} cases: first render {times[0]:.3f} s (includes imports), "
+              f"then median {statistics.median(times[1:]):.3f} s, max {max(times[1:]):.3f} s over {len(times) - 1} runs")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from pipeline.store import Store
 from review_app.components.download import Download, download_button
 from review_app.services.deadlines import Urgency
 from review_app.services.exports import queue_csv
@@ -30,8 +31,7 @@ def render(ctx: Ctx) -> None:
     a.metric("Matching cases", result.total)
     b.metric("Overdue", result.overdue)
     c.metric("Due within 2 days", result.due_soon)
-    if first := next_pending(ctx.store):
-        st.button("Review the most urgent case", type="primary", on_click=go, args=(CASE, first), key="review_next")
+    st.button("Review the most urgent case", type="primary", key="review_next", on_click=_review_next, args=(ctx,))
     if not result.rows:
         st.info("No cases match.")
         return
@@ -43,6 +43,12 @@ def render(ctx: Ctx) -> None:
     with st.form("open_case", border=False):
         st.selectbox("Case", [r.id for r in result.rows], key="open_case_id")
         st.form_submit_button("Open case", on_click=lambda: go(CASE, st.session_state["open_case_id"]))
+
+
+def _review_next(ctx: Ctx) -> None:
+    # Looked up on the click, not on every render of the queue; none left: the case page says so.
+    st.session_state.pop("case_id", None)
+    go(CASE, next_pending(ctx.store))
 
 
 def _open(result: QueuePage) -> None:
@@ -59,12 +65,18 @@ def _filters(ctx: Ctx) -> QueueFilter:
     reset = {"on_change": lambda: st.session_state.update(queue_page=0)}
     a, b, c, d, e = st.columns(5)
     status = a.selectbox("Status", [*STATUSES, ALL], key="queue_status", **reset)
-    camera = b.selectbox("Camera", [ALL, *cameras(ctx.store)], key="queue_camera", **reset)
+    camera = b.selectbox("Camera", [ALL, *_cameras(ctx.store)], key="queue_camera", **reset)
     date_from = c.date_input("From (day seen)", value=None, key="queue_from", **reset)
     date_to = d.date_input("To", value=None, key="queue_to", **reset)
     plate = e.text_input("Plate contains", key="queue_plate", **reset)
     return QueueFilter(None if status == ALL else status, None if camera == ALL else camera, date_from, date_to,
                        plate or None)
+
+
+@st.cache_data(ttl=60, show_spinner=False, hash_funcs={Store: lambda store: str(store.path)})
+def _cameras(store: Store) -> list[str]:
+    # A new camera appears with a night's batch: a minute's delay is nothing, a query per click is.
+    return cameras(store)
 
 
 def _styled(result: QueuePage) -> pd.io.formats.style.Styler:
