@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -233,3 +234,23 @@ def test_benchmark_machinery_renders_the_queue(tmp_path, monkeypatch):
     db = tmp_path / "bench.duckdb"
     fill(Store(db), 500)
     assert len(render_times(db, 2)) == 2
+
+
+def test_the_case_page_shows_a_foreign_country_and_a_reading_is_picked_with_a_click(tmp_path, users_file,
+                                                                                  monkeypatch):
+    store = Store(tmp_path / "picks.duckdb")
+    fill(store, 2, prefix="P")
+    readings = [{"text": "YL08WUE", "reads": 2, "score": 1.5}, {"text": "VL08WUE", "reads": 2, "score": 1.3}]
+    with store.transaction() as con:
+        con.execute("UPDATE lane_passages SET plate_alternatives = ? WHERE id = 'P-p0'", [json.dumps(readings)])
+        con.execute("UPDATE contraventions SET plate = 'YL08WUE', plate_status = 'low_confidence',"
+                    " plate_country = 'Ireland', plate_country_confidence = 0.8 WHERE id = 'P-000000'")
+    monkeypatch.setenv(DB_ENV, str(store.path))
+    monkeypatch.setenv(USERS_ENV, str(users_file))
+    monkeypatch.setenv(EVIDENCE_ENV, str(tmp_path / "evidence"))
+    at = open_case(signed_in("jo"), "P-000000")
+    assert any("Country Ireland (80%): not a UK plate: cannot be traced through the DVLA" in w.value
+               for w in at.warning)
+    click(at, "VL08WUE (2 reads)")
+    assert "YL08WUE -> VL08WUE" in at.success[0].value
+    assert at.metric[2].value == "VL08WUE"
