@@ -332,7 +332,8 @@ def main(
     footage: Path = typer.Option(HANGZHOU, help="Clip for the tracked-vehicle vote."),
     limit: int = typer.Option(0, help="Photos per set (0: all)."),
     draws: int = typer.Option(DRAWS, min=1, help="Ladder: degradations drawn per validation photo and width."),
-    tune_draws: int = typer.Option(1, min=1, help="Ladder: the same for the tune half (reported for reference)."),
+    tune_draws: int = typer.Option(1, min=0, help="Ladder: the same for the tune half (reported for reference); "
+                                   "0 leaves the tune half out altogether."),
     ladder: bool = typer.Option(True, help="Run the small-plate ladder."),
     video: bool = typer.Option(True, help="Run the Hangzhou clip."),
     read_every: int = typer.Option(2, help="Clip: read plates on every n-th frame (tracking runs on all)."),
@@ -361,14 +362,15 @@ def main(
         read(blank, (0, 0, 128, 64))
     sets = load_photos(data, limit)
     photos = [p for ps in sets.values() for p in ps]
+    sides = ("validation", "tune") if tune_draws else ("validation",)
     halves = {side: sum(p.side == side for p in photos) for side in SIDES}
     print(f"{', '.join(f'{k} {len(v)}' for k, v in sets.items())} photos; split by plate: "
           f"{', '.join(f'{side} {n}' for side, n in halves.items())}; OCRs: "
           + ", ".join(f"{label} {resolve_model(m).name}" for label, (m, _) in ocr_models.items()))
     per_side = {"validation": draws, "tune": tune_draws}
-    tallies, seconds = run_photos(photos, data, readers, "reader v2", per_side, ladder)
+    tallies, seconds = run_photos([p for p in photos if p.side in sides], data, readers, "reader v2", per_side, ladder)
     names = list(readers)
-    for side in ("validation", "tune"):
+    for side in sides:
         print_photos(tallies, names, side, misses)
         if ladder:
             print_ladder(tallies, names, side, per_side[side], "reader v2", misses)
