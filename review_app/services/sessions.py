@@ -89,4 +89,4 @@ class Sessions:
         with self.store.transaction() as con:
             con.execute("UPDATE review_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
                         [utc_now(), session.id])
-            audit(con, session.user.name, "review.sign_out", "user", session.user.name)
+            audit(con, session.user.name, "review.sign_out", "review_sessions", session.id)
