@@ -7,6 +7,7 @@ True
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -19,10 +20,36 @@ from pipeline.store import Store
 
 
 @dataclass(frozen=True)
+class Source:
+    """One recording a case's frames come from. A passage joined across segment files
+    (pipeline/segments.py) has one per file; its frame numbers count from the first one's frame 0."""
+
+    footage: dict  # the footage_files row
+    offset: int    # where this file's frame 0 falls in the case's frame numbers
+
+    @property
+    def path(self) -> Path:
+        return Path(self.footage["path"])
+
+    @property
+    def frames(self) -> int:
+        return self.footage["frames"]
+
+    def time_of(self, frame: int, tz: ZoneInfo) -> datetime:
+        """The time of this file's own frame number, from its own start time."""
+        return (self.footage["start_time"] + timedelta(seconds=frame / self.footage["fps"])).astimezone(tz)
+
+
+@dataclass(frozen=True)
 class Case:
     contravention: dict
     passage: dict
-    footage: dict
+    footage: dict  # the first source's row
+    sources: tuple[Source, ...] = ()  # every recording in time order; () read as the footage alone
+
+    @property
+    def recordings(self) -> tuple[Source, ...]:
+        return self.sources or (Source(self.footage, 0),)
 
     @property
     def id(self) -> str:
@@ -73,10 +100,13 @@ def load_case(store: Store, contravention_id: str) -> Case:
             raise EvidenceError(f"{contravention_id}: no such contravention")
         passage = row("SELECT * FROM lane_passages WHERE id = ?", contravention["passage_id"])
         footage = row("SELECT * FROM footage_files WHERE id = ?", contravention["footage_id"])
-    if passage is None or footage is None:
-        raise EvidenceError(f"{contravention_id}: its lane passage or footage file is not in the store")
+        parts = json.loads(passage["parts"]) if passage and passage["parts"] else []
+        sources = tuple(Source(row("SELECT * FROM footage_files WHERE id = ?", p["footage_id"]), p["offset"])
+                        for p in parts)
+    if passage is None or footage is None or any(s.footage is None for s in sources):
+        raise EvidenceError(f"{contravention_id}: its lane passage or a footage file is not in the store")
     if passage["track"] is None:
         raise EvidenceError(f"{contravention_id}: the lane passage has no track to outline")
     if footage["start_time"] is None or not footage["fps"]:
         raise EvidenceError(f"{contravention_id}: the footage file has no start time or frame rate")
-    return Case(contravention, passage, footage)
+    return Case(contravention, passage, footage, sources)

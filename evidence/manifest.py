@@ -43,13 +43,17 @@ def record(folder: Path, name: str, kind: str) -> FileRecord:
     return FileRecord(name, sha, size, kind)
 
 
-def write_manifest(folder: Path, kinds: dict[str, str], contravention_id: str, created_at: datetime) -> list[FileRecord]:
-    """Hash the files named in `kinds` (name -> kind), write both lists, return every record."""
+def write_manifest(folder: Path, kinds: dict[str, str], contravention_id: str, created_at: datetime,
+                   sources: list[dict] | None = None) -> list[FileRecord]:
+    """Hash the files named in `kinds` (name -> kind), write both lists, return every record.
+    `sources`: the recordings the originals were cut from (path, sha256, frames), one per segment
+    file when a passage spans several."""
     records = [record(folder, name, kind) for name, kind in kinds.items()]
     manifest = {
         "contravention_id": contravention_id,
         "created_at": created_at.isoformat(),
         "algorithm": "sha256",
+        **({"sources": sources} if sources else {}),
         "files": [asdict(r) for r in records],
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -79,11 +79,16 @@ def build_metadata(case: Case, site: SiteConfig, site_path: Path, segment: Segme
             "height": f["height"],
             "codec": f["codec"],
         },
+        # Every recording the case's frames come from (several when the passage spans segment files,
+        # pipeline/segments.py): frame numbers above count from the first one's frame 0, `offset` on.
+        "sources": [{"path": r.footage["path"], "sha256": r.footage["id"], "offset": r.offset, "frames": r.frames,
+                     "start_time": r.footage["start_time"].astimezone(case.tz).isoformat()} for r in case.recordings],
         "segment": {
             "first": moment(segment.first_frame),
             "last": moment(segment.last_frame),
             "frames": segment.frames,
-            "source_packets": [segment.start, segment.stop - 1],
+            # Several files: each original's own source frames are under "files".
+            **({"source_packets": [segment.start, segment.stop - 1]} if len(case.recordings) == 1 else {}),
             "pre_seconds": settings.pre_seconds,
             "post_seconds": settings.post_seconds,
         },

@@ -28,9 +28,10 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from evidence.case import Case, load_case
+from evidence.case import Case, Source, load_case
 from evidence.databar import Stamp, add_bar, bar_height
 from evidence.manifest import write_manifest
 from evidence.metadata import build_metadata
@@ -61,28 +62,34 @@ def write_case(store: Store, contravention_id: str, site: SiteConfig, site_path:
     began = time.monotonic()
     case = load_case(store, contravention_id)
     _check_inputs(case, site, site_path)
-    index = packet_index(case.source)
-    if index.frames != case.footage["frames"]:
-        raise EvidenceError(f"{case.id}: {case.source} now has {index.frames} frames, "
-                            f"the batch counted {case.footage['frames']}; frame numbers would not match")
-    plan = plan_segment(index, case.first_frame - round(settings.pre_seconds * case.fps),
-                        case.last_frame + round(settings.post_seconds * case.fps))
+    cuts = _plan_cuts(case, case.first_frame - round(settings.pre_seconds * case.fps),
+                      case.last_frame + round(settings.post_seconds * case.fps))
+    # The whole segment in the case's frame numbers (one file's, unless the passage spans segment files).
+    plan = SegmentPlan(cuts[0].plan.start, cuts[-1].plan.stop, cuts[0].first, cuts[-1].last)
 
     final = case_folder(root, case.folder().as_posix(), case.id)
     work = final.parent / f".{case.id}.partial"
     _clear_leftovers(final, work)
     work.mkdir(parents=True)
     try:
-        original = f"original{case.source.suffix.lower() or '.mp4'}"
-        cut_segment(index, plan, work / original)
-        files = {original: {"kind": "original", "first_frame": plan.first_frame, "last_frame": plan.last_frame,
-                            "frames": plan.frames, "method": "stream copy of the source's video packets, not re-encoded"}}
-        files |= _render(case, site, index, plan, work, settings)
+        files = {}
+        for n, cut in enumerate(cuts, 1):
+            # One original per source file, each its own packets byte for byte: original_1.mp4, original_2.mp4, ...
+            original = f"original{f'_{n}' if len(cuts) > 1 else ''}{cut.source.path.suffix.lower() or '.mp4'}"
+            cut_segment(cut.index, cut.plan, work / original)
+            files[original] = {"kind": "original", "first_frame": cut.first, "last_frame": cut.last,
+                               "frames": cut.plan.frames, "source": str(cut.source.path),
+                               "source_sha256": cut.source.footage["id"],
+                               "source_first_frame": cut.plan.first_frame, "source_last_frame": cut.plan.last_frame,
+                               "method": "stream copy of the source's video packets, not re-encoded"}
+        files |= _render(case, site, cuts, plan, work, settings)
         created_at = now()
         meta = build_metadata(case, site, site_path, plan, files, settings, created_at)
         (work / METADATA).write_text(json.dumps(meta, indent=2, default=str) + "\n")
         kinds = {name: info["kind"] for name, info in files.items()} | {METADATA: "metadata"}
-        records = write_manifest(work, kinds, case.id, created_at)
+        sources = [{"path": str(c.source.path), "sha256": c.source.footage["id"], "first_frame": c.plan.first_frame,
+                    "last_frame": c.plan.last_frame} for c in cuts]
+        records = write_manifest(work, kinds, case.id, created_at, sources)
         manifest_sha = next(r.sha256 for r in records if r.kind == "manifest")
         for path in work.iterdir():
             _fsync(path)
@@ -125,45 +132,90 @@ def _check_inputs(case: Case, site: SiteConfig, site_path: Path) -> None:
     if case.footage["site_sha256"] not in (None, site_sha):
         raise EvidenceError(f"{case.id}: {site_path} has changed since the batch used it "
                             f"(sha256 {site_sha[:12]}…, batch used {case.footage['site_sha256'][:12]}…)")
-    try:
-        source_sha = sha256_file(case.source.resolve())
-    except OSError as e:
-        raise EvidenceError(f"{case.id}: cannot read the recording {case.source} ({e.strerror})") from e
-    if source_sha != case.footage["id"]:
-        raise EvidenceError(f"{case.id}: {case.source} is not the recording the batch processed (sha256 differs)")
+    for source in case.recordings:
+        try:
+            source_sha = sha256_file(source.path.resolve())
+        except OSError as e:
+            raise EvidenceError(f"{case.id}: cannot read the recording {source.path} ({e.strerror})") from e
+        if source_sha != source.footage["id"]:
+            raise EvidenceError(f"{case.id}: {source.path} is not the recording the batch processed (sha256 differs)")
 
 
-def _render(case: Case, site: SiteConfig, index: PacketIndex, plan: SegmentPlan, work: Path,
+@dataclass(frozen=True)
+class Cut:
+    """The part of one source file in the case's segment."""
+
+    source: Source
+    index: PacketIndex
+    plan: SegmentPlan  # in the file's own frame numbers
+
+    @property
+    def first(self) -> int:  # in the case's frame numbers
+        return self.plan.first_frame + self.source.offset
+
+    @property
+    def last(self) -> int:
+        return self.plan.last_frame + self.source.offset
+
+
+def _plan_cuts(case: Case, want_first: int, want_last: int) -> list[Cut]:
+    """The segment want_first..want_last (case frame numbers) cut from each source file it covers."""
+    cuts = []
+    for source in case.recordings:
+        lo, hi = max(0, want_first - source.offset), min(source.frames - 1, want_last - source.offset)
+        if lo > hi:
+            continue
+        index = packet_index(source.path)
+        if index.frames != source.frames:
+            raise EvidenceError(f"{case.id}: {source.path} now has {index.frames} frames, "
+                                f"the batch counted {source.frames}; frame numbers would not match")
+        cuts.append(Cut(source, index, plan_segment(index, lo, hi)))
+    if not cuts:
+        raise EvidenceError(f"{case.id}: no recording holds frames {want_first} to {want_last}")
+    return cuts
+
+
+def _render(case: Case, site: SiteConfig, cuts: list[Cut], plan: SegmentPlan, work: Path,
             settings: EvidenceSettings) -> dict[str, dict]:
-    """Decode the frames once: every segment frame into the review copy, two of them as stills."""
+    """Decode the frames once: every segment frame into the review copy (across the source files
+    in turn), two of them as stills. The data bar shows each frame's own file time and frame number."""
     first, last = case.first_frame, case.last_frame
     overview_frame = case.track.nearest_frame((first + last) // 2, first, last) or (first + last) // 2
     plate_frame, plate_box = case.passage["plate_frame"], case.passage["plate_box"]
     has_plate = plate_frame is not None and bool(plate_box)
     closeup_frame = plate_frame if has_plate else case.track.largest_frame(plan.first_frame, plan.last_frame)
-    wanted = [plan.first_frame, plan.last_frame, overview_frame, closeup_frame]
     stills: dict[str, Still] = {}
+    still_sources: dict[str, str] = {}
     height, width = case.footage["height"], case.footage["width"]
-    review = ReviewCopy(work / REVIEW, width, height + bar_height(width), index.rate, settings)
+    rate = cuts[0].index.rate
+    review = ReviewCopy(work / REVIEW, width, height + bar_height(width), rate, settings)
     with review:
-        for number, bgr in decode_frames(index, min(wanted), max(wanted)):
-            stamp = Stamp(case.time_of(number), site.camera_id, site.location, number)
-            vehicle = case.track.at(number)
-            if plan.first_frame <= number <= plan.last_frame:
-                review.add(add_bar(draw_scene(bgr.copy(), site, vehicle), stamp))
-            if number == overview_frame:
-                stills[OVERVIEW] = overview(bgr, stamp, site, vehicle)
-            if number == closeup_frame:
-                stills[CLOSEUP] = _close_up(case, bgr, stamp, plate_box if has_plate else None)
+        for cut in cuts:
+            offset = cut.source.offset
+            stills_here = [f - offset for f in (overview_frame, closeup_frame)
+                           if 0 <= f - offset < cut.source.frames and (cut is cuts[-1] or f - offset <= cut.plan.last_frame)]
+            wanted = [cut.plan.first_frame, cut.plan.last_frame, *stills_here]
+            for local, bgr in decode_frames(cut.index, min(wanted), max(wanted)):
+                number = local + offset  # the case's frame number
+                stamp = Stamp(cut.source.time_of(local, case.tz), site.camera_id, site.location, local)
+                vehicle = case.track.at(number)
+                if cut.plan.first_frame <= local <= cut.plan.last_frame:
+                    review.add(add_bar(draw_scene(bgr.copy(), site, vehicle), stamp))
+                if number == overview_frame and OVERVIEW not in stills:
+                    stills[OVERVIEW] = overview(bgr, stamp, site, vehicle)
+                    still_sources[OVERVIEW] = cut.source.footage["id"]
+                if number == closeup_frame and CLOSEUP not in stills:
+                    stills[CLOSEUP] = _close_up(case, bgr, stamp, plate_box if has_plate else None)
+                    still_sources[CLOSEUP] = cut.source.footage["id"]
     for name, still in stills.items():
         text = still.text | {"Contravention": case.id, "Camera": site.camera_id, "Location": site.location,
-                             "Source-sha256": case.footage["id"]}
+                             "Source-sha256": still_sources[name]}
         write_png(work / name, still.image, text)
     review_info = {
         "kind": "review", "codec": "h264", "pix_fmt": "yuv420p", "crf": settings.crf, "preset": settings.preset,
-        "width": review.width, "height": review.height, "fps": float(index.rate), "frames": review.frames,
+        "width": review.width, "height": review.height, "fps": float(rate), "frames": review.frames,
         "first_frame": plan.first_frame, "last_frame": plan.last_frame,
-        "duration_s": round(review.frames / float(index.rate), 3),
+        "duration_s": round(review.frames / float(rate), 3),
         "overlays": "data bar below the picture; bus lane outlined green, exemption zones blue, vehicle box red "
                     "(orange where held from the nearest frame the detector saw it in)",
     }

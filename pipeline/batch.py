@@ -40,6 +40,7 @@ from pipeline.analysis import FileResult
 from pipeline.engines import check_models, engine_results, one_line
 from pipeline.footage import FootageError, footage_sha256, open_footage
 from pipeline.results import record_result
+from pipeline.segments import join_at_edges
 from pipeline.site import SiteConfig, load_site
 from pipeline.site_check import frame_problems
 from pipeline.store import Store, default_actor
@@ -230,7 +231,10 @@ class Batch:
                 "SELECT 1 FROM footage_files WHERE id = ? AND status = 'processed'", [result.sha256]
             ).fetchone():
                 return None
-            return record_result(con, result, self.site, self.site_sha256, self.actor)
+            added = record_result(con, result, self.site, self.site_sha256, self.actor)
+            if result.status == "processed":  # a neighbouring file may hold the rest of a passage cut at an edge
+                added += join_at_edges(con, result.sha256, self.site, self.actor)
+            return added
 
 
 class Claims:

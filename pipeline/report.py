@@ -85,7 +85,7 @@ def morning_report(store: Store) -> list[CameraReport]:
                 r.gaps.append(f"{local_iso(a['end_time'], a['timezone'])} to {local_iso(b['start_time'], b['timezone'])}")
     counts = store.query(
         """SELECT camera_id, count(*) AS passages, count(*) FILTER (WHERE is_contravention) AS contraventions
-           FROM lane_passages GROUP BY camera_id"""
+           FROM lane_passages WHERE superseded_by IS NULL GROUP BY camera_id"""  # a joined passage's halves are not counted
     )
     for c in counts:
         r = reports.setdefault(c["camera_id"], CameraReport(c["camera_id"]))

@@ -6,12 +6,17 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import duckdb
+from pathlib import Path
 
+import duckdb
+import numpy as np
+
+from pipeline.lane_rules import PassageDecision
 from pipeline.plates.types import PlateResult
 from pipeline.site import SiteConfig
 from pipeline.store import audit, now
-from whitelist.matching import load as load_whitelist
+from pipeline.tracks import Track
+from whitelist.matching import Whitelist, load as load_whitelist
 
 if TYPE_CHECKING:
     from pipeline.analysis import FileResult
@@ -48,43 +53,75 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
     whitelist = load_whitelist(con)  # the version in force now is recorded with every decision
     added = []
     for p in result.passages:
-        pid = passage_id(result.sha256, p.track_id)
-        plate = result.plates.get(p.track_id)
-        read = plate if plate is not None and plate.status != "unreadable" else None
-        check = whitelist.check(read.plate, p.first_seen, site.tz) if read else None
-        flagged, reason = p.is_contravention, p.reason
-        if flagged and check is not None and check.exempt:
-            flagged, reason = False, f"whitelisted: {check.entry_text}"
-        listed = check.columns() if check else {"whitelist_version": whitelist.version, "whitelist_entry": None,
-                                                "whitelist_near_miss": None}
-        plate_columns = _plate_columns(plate)
-        row = {
-            "id": pid, "footage_id": result.sha256, "camera_id": site.camera_id, "track_id": p.track_id,
-            "vehicle_class": p.vehicle_class, "first_seen": p.first_seen, "last_seen": p.last_seen,
-            "first_frame": p.first_frame, "last_frame": p.last_frame, "frames_in_lane": p.frames_in_lane,
-            "seconds_in_lane": p.seconds_in_lane, "distance_px": p.distance_px, "in_force": p.in_force,
-            "is_contravention": flagged, "reason": reason, "box": list(p.box), "track": p.track.to_json(),
-            "class_votes": json.dumps(dict(p.class_votes)), "cut_at_start": p.cut_at_start,
-            "cut_at_end": p.cut_at_end, "edge_cut": p.edge_cut,
-            **listed, **plate_columns,
-        }
-        _insert(con, "lane_passages", row)
-        if flagged:
-            cid = contravention_id(site.camera_id, p.first_seen.astimezone(site.tz), result.sha256, p.track_id)
-            _insert(con, "contraventions", {
-                "id": cid, "passage_id": pid, "camera_id": site.camera_id, "location": site.location,
-                "first_seen": p.first_seen, "last_seen": p.last_seen, "timezone": site.timezone,
-                "vehicle_class": p.vehicle_class, "footage": str(result.path.resolve()), "footage_id": result.sha256,
-                "first_frame": p.first_frame, "last_frame": p.last_frame, "status": "pending",
-                "review_deadline": p.first_seen + timedelta(days=REVIEW_DAYS), "created_at": now(),
-                "class_votes": row["class_votes"], "edge_cut": p.edge_cut,
-                **listed, **{k: plate_columns.get(k) for k in ("plate", "plate_confidence", "plate_status", "plate_format",
-                                                      "plate_country", "plate_country_confidence")},
-            })
+        cid = record_passage(con, p, passage_id(result.sha256, p.track_id), result.sha256, result.path, site,
+                             whitelist, _plate_columns(result.plates.get(p.track_id)),
+                             contravention_id(site.camera_id, p.first_seen.astimezone(site.tz), result.sha256,
+                                              p.track_id))
+        if cid:
             added.append(cid)
     audit(con, actor, f"batch.file_{result.status}", "footage", result.sha256, path=str(result.path),
           passages=len(result.passages), contraventions=len(added), error=result.error)
     return added
+
+
+def record_passage(con: duckdb.DuckDBPyConnection, p: PassageDecision, pid: str, footage_id: str, footage: Path,
+                   site: SiteConfig, whitelist: Whitelist, plate_columns: dict, cid: str,
+                   parts: list[dict] | None = None) -> str | None:
+    """Write one lane passage, and its contravention when flagged (returns its id). `footage` is the
+    file whose frame numbers the passage's count from (a joined passage's first part, see
+    pipeline/segments.py), `plate_columns` its plate as stored (`_plate_columns`)."""
+    plate, status = plate_columns.get("plate"), plate_columns.get("plate_status")
+    check = whitelist.check(plate, p.first_seen, site.tz) if plate and status != "unreadable" else None
+    flagged, reason = p.is_contravention, p.reason
+    if flagged and check is not None and check.exempt:
+        flagged, reason = False, f"whitelisted: {check.entry_text}"
+    listed = check.columns() if check else {"whitelist_version": whitelist.version, "whitelist_entry": None,
+                                            "whitelist_near_miss": None}
+    cut = p.cut_at_start or p.cut_at_end
+    row = {
+        "id": pid, "footage_id": footage_id, "camera_id": site.camera_id, "track_id": p.track_id,
+        "vehicle_class": p.vehicle_class, "first_seen": p.first_seen, "last_seen": p.last_seen,
+        "first_frame": p.first_frame, "last_frame": p.last_frame, "frames_in_lane": p.frames_in_lane,
+        "seconds_in_lane": p.seconds_in_lane, "distance_px": p.distance_px, "in_force": p.in_force,
+        "is_contravention": flagged, "reason": reason, "box": list(p.box), "track": p.track.to_json(),
+        "class_votes": json.dumps(dict(p.class_votes)), "cut_at_start": p.cut_at_start,
+        "cut_at_end": p.cut_at_end, "edge_cut": p.edge_cut,
+        # A neighbouring file may complete a cut passage: keep what re-judging it needs.
+        "observations": observations_json(p.track) if cut else None,
+        "parts": json.dumps(parts) if parts else None,
+        **listed, **plate_columns,
+    }
+    _insert(con, "lane_passages", row)
+    if not flagged:
+        return None
+    _insert(con, "contraventions", {
+        "id": cid, "passage_id": pid, "camera_id": site.camera_id, "location": site.location,
+        "first_seen": p.first_seen, "last_seen": p.last_seen, "timezone": site.timezone,
+        "vehicle_class": p.vehicle_class, "footage": str(footage.resolve()), "footage_id": footage_id,
+        "first_frame": p.first_frame, "last_frame": p.last_frame, "status": "pending",
+        "review_deadline": p.first_seen + timedelta(days=REVIEW_DAYS), "created_at": now(),
+        "class_votes": row["class_votes"], "edge_cut": p.edge_cut,
+        **listed, **{k: plate_columns.get(k) for k in ("plate", "plate_confidence", "plate_status", "plate_format",
+                                                      "plate_country", "plate_country_confidence")},
+    })
+    return cid
+
+
+def observations_json(track: Track) -> str:
+    """A track with everything `judge` reads: frames, boxes, classes, confidences, and its duplicate boxes."""
+    def plain(t: Track) -> dict:
+        return {"track_id": t.track_id, "frames": t.frames.tolist(), "xyxy": t.xyxy.tolist(),
+                "class_id": t.class_id.tolist(), "confidence": t.confidence.tolist()}
+    return json.dumps(plain(track) | {"duplicates": plain(track.duplicates) if track.duplicates is not None else None})
+
+
+def observations_track(text: str) -> Track:
+    data = json.loads(text)
+
+    def track(d: dict, duplicates: Track | None = None) -> Track:
+        return Track(d["track_id"], np.asarray(d["frames"], np.int64), np.asarray(d["xyxy"], np.float64).reshape(-1, 4),
+                     np.asarray(d["class_id"], np.int64), np.asarray(d["confidence"], np.float64), duplicates=duplicates)
+    return track(data, track(data["duplicates"]) if data["duplicates"] else None)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:

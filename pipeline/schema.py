@@ -120,4 +120,16 @@ MIGRATIONS = [
     ALTER TABLE contraventions ADD COLUMN plate_country VARCHAR;
     ALTER TABLE contraventions ADD COLUMN plate_country_confidence DOUBLE;
     """,
+    # Segment files are one recording (issue 13, item 6; pipeline/segments.py). A passage cut by a
+    # file's edge keeps its whole track with classes and confidences (observations), to be re-judged
+    # with the rest of it when the neighbouring file is recorded. A joined passage lists its parts
+    # ([{"passage_id", "footage_id", "offset", "first_frame", "last_frame"}]: each file's own frame
+    # numbers, and its frame 0 on the joined timeline, which counts from the first part's frame 0);
+    # the halves it replaces are kept, pointing to it (superseded_by), as is any case made from one.
+    """
+    ALTER TABLE lane_passages ADD COLUMN observations JSON;
+    ALTER TABLE lane_passages ADD COLUMN parts JSON;
+    ALTER TABLE lane_passages ADD COLUMN superseded_by VARCHAR;
+    ALTER TABLE contraventions ADD COLUMN superseded_by VARCHAR;
+    """,
 ]

@@ -148,6 +148,10 @@ class StartTime(_Strict):
     source: Literal["filename", "sidecar", "cli"] = "cli"
     pattern: str | None = Field(None, description="regex with a group named ts, for source: filename")
     format: str | None = Field(None, description="strptime format of the ts group")
+    # Recorders split a night into files; a vehicle across the boundary is one passage (pipeline/segments.py).
+    segment_gap_s: float = Field(
+        2.0, ge=0, description="files of this camera whose times abut within this many seconds are one recording"
+    )
 
     @field_validator("pattern")
     @classmethod
