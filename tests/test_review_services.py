@@ -13,8 +13,8 @@ from review_app.bench import fill
 from review_app.services import corrections, decisions, gaps, handover
 from review_app.services.cases import history, load_case
 from review_app.services.dashboard import dashboard
-from review_app.services.deadlines import DAYS_LEFT_SQL, Urgency, days_left, urgency
-from review_app.services.queue import QueueFilter, next_pending, queue_page
+from review_app.services.deadlines import DAYS_LEFT_SQL, Urgency, days_left, describe, urgency
+from review_app.services.queue import QueueFilter, neighbour, next_pending, queue_page
 from review_app.services.users import User, UsersFile
 from whitelist.csv_format import parse_whitelist
 from whitelist.versions import import_whitelist
@@ -81,20 +81,29 @@ def test_adding_an_existing_user_needs_replace(tmp_path):
 
 # --- deadlines and queue ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("ahead, days, level", [
-    (timedelta(days=3), 3, Urgency.OK),
-    (timedelta(days=2, hours=23), 2, Urgency.DUE_SOON),
-    (timedelta(minutes=1), 0, Urgency.DUE_SOON),
-    (timedelta(minutes=-1), -1, Urgency.OVERDUE),
-    (timedelta(days=-3), -3, Urgency.OVERDUE),
+# Fixed times either side of the clock changes (BST from 2024-03-31 01:00 UTC to 2024-10-27 01:00 UTC).
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize("deadline, now, days, said, level", [
+    (datetime(2024, 3, 30, 10, tzinfo=UTC), datetime(2024, 3, 31, 13, tzinfo=UTC), -1, "1 day overdue",
+     Urgency.OVERDUE),  # 27 h past, on the next UK day
+    (datetime(2024, 3, 27, 10, tzinfo=UTC), datetime(2024, 3, 31, 23, 30, tzinfo=UTC), -5, "5 days overdue",
+     Urgency.OVERDUE),  # 23:30 UTC is already 1 April in London
+    (datetime(2024, 3, 31, 22, tzinfo=UTC), datetime(2024, 3, 31, 1, tzinfo=UTC), 0, "due today",
+     Urgency.DUE_SOON),  # 21 h before, the same UK day
+    (datetime(2024, 3, 31, 23, 30, tzinfo=UTC), datetime(2024, 3, 31, 2, 30, tzinfo=UTC), 1, "due tomorrow",
+     Urgency.DUE_SOON),  # 21 h before, but the deadline is 00:30 BST on 1 April
+    (datetime(2024, 10, 26, 23, 30, tzinfo=UTC), datetime(2024, 10, 26, 22, tzinfo=UTC), 1, "due tomorrow",
+     Urgency.DUE_SOON),  # 90 minutes before, across midnight BST
+    (datetime(2024, 10, 30, 9, tzinfo=UTC), datetime(2024, 10, 27, 23, tzinfo=UTC), 3, "3 days left", Urgency.OK),
 ])
-def test_days_left_in_python_and_sql_agree(tmp_path, ahead, days, level):
+def test_deadlines_count_uk_calendar_days_in_python_and_sql(tmp_path, deadline, now, days, said, level):
     store = Store(tmp_path / "d.duckdb")
-    deadline = NOW + ahead
     in_sql = store.query(f"SELECT {DAYS_LEFT_SQL.replace('review_deadline', 'CAST(? AS TIMESTAMPTZ)', 1)} AS d",
-                         [deadline, NOW])[0]["d"]
-    assert days_left(deadline, NOW) == in_sql == days
-    assert urgency(days) is level
+                         [now, deadline])[0]["d"]
+    assert days_left(deadline, now) == in_sql == days
+    assert describe(days) == said and urgency(days) is level
 
 
 def test_queue_is_ordered_by_deadline_with_late_and_nearly_due_cases_counted(queue_db):
@@ -137,7 +146,7 @@ def test_queue_on_the_real_batch_output(night_db):
 
 def test_validate_and_reject_are_recorded_and_audited(night_db):
     first, second = (r.id for r in queue_page(night_db, QueueFilter()).rows)
-    assert decisions.validate(night_db, first, JO).ok
+    assert decisions.validate(night_db, first, JO, plate="AB12CDE").ok  # the batch read no plate: keyed in
     outcome = decisions.reject(night_db, second, AL, "not_driving_in_lane", "turning left into the depot")
     assert outcome.ok, outcome.message
     rows = night_db.query("SELECT id, status FROM contraventions ORDER BY id")
@@ -149,12 +158,13 @@ def test_validate_and_reject_are_recorded_and_audited(night_db):
          "note": "turning left into the depot"},
     ]
     audited = night_db.query("SELECT actor, action, entity_id FROM audit_log WHERE action LIKE 'review.%' ORDER BY id")
-    assert [(a["actor"], a["action"]) for a in audited] == [("jo", "review.validate"), ("al", "review.reject")]
+    assert [(a["actor"], a["action"]) for a in audited] == [
+        ("jo", "review.plate_corrected"), ("jo", "review.validate"), ("al", "review.reject")]
 
 
 def test_second_decision_on_a_case_is_refused_and_not_recorded(night_db):
     case = next_pending(night_db)
-    assert decisions.validate(night_db, case, JO).ok
+    assert decisions.validate(night_db, case, JO, plate="AB12CDE").ok
     refused = decisions.reject(night_db, case, AL, "duplicate")
     assert not refused.ok
     assert f"{case} was already validated by jo at 20" in refused.message and "not recorded" in refused.message
@@ -178,10 +188,11 @@ def test_only_a_supervisor_reopens_and_history_is_kept(night_db):
     assert decisions.reopen(night_db, case, SAM, "not a duplicate: different vehicle").ok
     assert night_db.query("SELECT status FROM contraventions WHERE id = ?", [case])[0]["status"] == "pending"
     assert "no decision to reopen" in decisions.reopen(night_db, case, SAM, "again").message
-    assert decisions.validate(night_db, case, AL).ok
+    assert decisions.validate(night_db, case, AL, plate="AB12CDE").ok
     assert [h.what for h in history(night_db, case)] == [
-        "rejected: Duplicate", "reopened - not a duplicate: different vehicle", "validated"]
-    assert [h.officer for h in history(night_db, case)] == ["jo", "sam", "al"]
+        "rejected: Duplicate", "reopened - not a duplicate: different vehicle",
+        "plate corrected (none) -> AB12CDE (current; no whitelist imported)", "validated"]
+    assert [h.officer for h in history(night_db, case)] == ["jo", "sam", "al", "al"]
 
 
 def test_reject_with_a_whitelist_flag_is_one_transaction(night_db):
@@ -223,8 +234,90 @@ def test_plate_correction_checks_uk_format_and_whitelist(night_db):
 
 def test_a_decided_case_plate_is_not_corrected(night_db):
     case = next_pending(night_db)
-    decisions.validate(night_db, case, JO)
+    assert decisions.validate(night_db, case, JO, plate="AB12CDE").ok
     assert "only a pending case" in corrections.correct_plate(night_db, case, AL, "AB12CDE").message
+
+
+# --- no wrong decision by accident ----------------------------------------------------------
+
+def test_validate_needs_a_plate_and_an_unread_plate_is_keyed_in_with_the_decision(night_db, tmp_path):
+    case = next_pending(night_db)
+    refused = decisions.validate(night_db, case, JO)
+    assert not refused.ok and "has no plate" in refused.message and "Nothing recorded" in refused.message
+    assert not decisions.validate(night_db, case, JO, plate="?").ok  # not a plate: nothing recorded either
+    assert night_db.query("SELECT count(*) AS n FROM decisions")[0]["n"] == 0
+    assert night_db.query("SELECT count(*) AS n FROM plate_corrections")[0]["n"] == 0
+    done = decisions.validate(night_db, case, JO, plate="0Y09 FEU")
+    assert done.ok and done.message == f"{case} validated; plate (none) -> OY09FEU keyed in"
+    assert night_db.query("SELECT status, plate FROM contraventions WHERE id = ?", [case]) == [
+        {"status": "validated", "plate": "OY09FEU"}]
+    assert night_db.query("SELECT officer, old, new FROM plate_corrections") == [
+        {"officer": "jo", "old": None, "new": "OY09FEU"}]
+    loaded = load_case(night_db, case, tmp_path)
+    assert (loaded.plate, loaded.plate_keyed_by) == ("OY09FEU", "jo")
+
+
+def test_a_plate_keyed_in_on_a_case_someone_else_decided_is_not_recorded(night_db):
+    case = next_pending(night_db)
+    assert decisions.reject(night_db, case, AL, "duplicate").ok
+    late = decisions.validate(night_db, case, JO, plate="AB12CDE")
+    assert not late.ok and "already rejected by al" in late.message
+    assert night_db.query("SELECT count(*) AS n FROM plate_corrections")[0]["n"] == 0
+
+
+def test_validating_a_whitelisted_or_nearly_whitelisted_plate_needs_that_entry_confirmed(night_db):
+    exact_case, near_case = (r.id for r in queue_page(night_db, QueueFilter()).rows)
+    import_list(night_db, "plate,category,operator,valid_from,valid_to,source,notes\n"
+                          "OY09FEU,bus,Northway Buses,2016-01-01,,fleet,\n")
+    refused = decisions.validate(night_db, exact_case, JO, plate="oy09 feu")
+    assert not refused.ok and refused.confirm == "whitelisted: OY09FEU (bus, Northway Buses)"
+    assert refused.confirm in refused.message
+    assert not decisions.validate(night_db, exact_case, JO, plate="OY09FEU", confirmed_entry="whitelisted").ok
+    assert night_db.query("SELECT count(*) AS n FROM plate_corrections")[0]["n"] == 0  # rolled back with it
+    assert decisions.validate(night_db, exact_case, JO, plate="OY09FEU", confirmed_entry=refused.confirm).ok
+
+    assert corrections.correct_plate(night_db, near_case, JO, "OY09FEV").ok
+    near = decisions.validate(night_db, near_case, JO)
+    assert not near.ok and "possible whitelisted vehicle: OY09FEU" in near.confirm
+    assert decisions.validate(night_db, near_case, JO, confirmed_entry=near.confirm).ok
+    assert night_db.query("SELECT count(*) AS n FROM decisions")[0]["n"] == 2
+
+
+def test_a_correction_that_changes_nothing_is_refused(night_db):
+    case = next_pending(night_db)
+    assert corrections.correct_plate(night_db, case, JO, "LK17ABC").ok
+    for same in ("LK17ABC", "lk17 abc", " LK17-ABC "):
+        again = corrections.correct_plate(night_db, case, JO, same)
+        assert not again.ok and "already LK17ABC" in again.message
+    assert night_db.query("SELECT old, new FROM plate_corrections") == [{"old": None, "new": "LK17ABC"}]
+    assert decisions.validate(night_db, case, JO, plate="lk17abc").ok  # the same plate validates, no correction
+    assert night_db.query("SELECT count(*) AS n FROM plate_corrections")[0]["n"] == 1
+
+
+def test_a_whitelisted_plate_is_no_gap_and_a_second_flag_adds_to_the_open_gap(night_db):
+    first, second = (r.id for r in queue_page(night_db, QueueFilter()).rows)
+    import_list(night_db, "plate,category,operator,valid_from,valid_to,source,notes\n"
+                          "OY09FEU,emergency,County Ambulance,2016-01-01,,fleet,\n")
+    listed = gaps.flag(night_db, first, JO, "oy09 feu", "emergency", "blue lights")
+    assert not listed.ok and "OY09FEU is on the whitelist" in listed.message
+    refused = decisions.reject(night_db, first, JO, "permitted_not_whitelisted",
+                               flag=decisions.GapFlag("OY09FEU", "emergency"))
+    assert not refused.ok and "on the whitelist" in refused.message
+    assert gaps.flag(night_db, first, JO, "BX12BUS", "bus", "route 42 relief").ok
+    again = gaps.flag(night_db, second, AL, "bx12 bus", "bus", "same bus, later")
+    assert again.ok and "already has an open gap" in again.message
+    (gap,) = gaps.gaps_export(night_db).gaps
+    assert gap.plate == "BX12BUS" and gap.contravention_id == first
+    assert gap.note == f"route 42 relief; also {second} (al): same bus, later"
+    assert night_db.query("SELECT status FROM contraventions ORDER BY id") == [{"status": "pending"}] * 2
+
+
+def test_next_and_previous_case_follow_the_queue(queue_db):
+    assert neighbour(queue_db, "Q-000001", 1) == "Q-000002"
+    assert neighbour(queue_db, "Q-000001", -1) == "Q-000000"
+    assert neighbour(queue_db, "Q-000000", -1) is None
+    assert decisions.validate(queue_db, "Q-000001", JO).ok
+    assert neighbour(queue_db, "Q-000001", 1) == "Q-000002"  # from a case just decided, too
 
 
 # --- case, dashboard, handover ---------------------------------------------------------------

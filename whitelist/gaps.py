@@ -59,12 +59,32 @@ def flag_gap(
     contravention_id: str | None,
     actor: str,
 ) -> Gap:
-    """Record a permitted vehicle missing from the list; ValueError names a bad argument."""
+    """Record a permitted vehicle missing from the list; ValueError names a bad argument.
+
+    A plate the current list already covers today is refused (it is no gap); a plate that already has
+    an open gap adds this sighting to that gap (its note) instead of opening a second one.
+    """
+    from whitelist.matching import check  # not at the top: matching -> versions -> this module
+
     plate, category = normalise_plate(plate), normalise_category(category)
     if contravention_id is not None and not con.execute(
         "SELECT 1 FROM contraventions WHERE id = ?", [contravention_id]
     ).fetchone():
         raise ValueError(f"no contravention with id {contravention_id!r}")
+    listed = check(con, plate, now())  # today, in London
+    if listed.exempt:
+        raise ValueError(f"{plate} is on the whitelist ({listed.entry_text}): not a gap")
+    existing = next((g for g in open_gaps(con) if g.plate == plate), None)
+    if existing is not None:
+        also = f"also {contravention_id or 'seen'} ({actor})" + (f": {note}" if note else "")
+        row = con.execute(
+            f"UPDATE whitelist_gaps SET note = ? WHERE id = ? RETURNING {', '.join(_COLUMNS)}",
+            [f"{existing.note}; {also}" if existing.note else also, existing.id],
+        ).fetchone()
+        gap = Gap(*row)
+        audit(con, actor, "whitelist.gap_added_to", "whitelist_gap", str(gap.id), ("whitelist_gaps", gap.id),
+              plate=plate, category=category, note=note, contravention_id=contravention_id)
+        return gap
     row = con.execute(
         f"INSERT INTO whitelist_gaps (plate, category, note, contravention_id, flagged_by, flagged_at)"
         f" VALUES (?, ?, ?, ?, ?, ?) RETURNING {', '.join(_COLUMNS)}",

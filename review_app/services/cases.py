@@ -8,7 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.store import Store, audit, now as utc_now
-from review_app.services.deadlines import days_left
+from evidence.writer import METADATA
+from review_app.services.deadlines import days_left, describe
 from review_app.services.decisions import REASONS
 from review_app.services.evidence import EvidenceFiles, locate
 from review_app.services.timefmt import local_text
@@ -48,12 +49,35 @@ class Case:
     reason: str
     class_votes: dict                  # the detector's class votes, class -> share ({} if not recorded)
     evidence: EvidenceFiles
+    plate_keyed_by: str | None = None  # the officer whose correction set the current plate, if one did
+    plate_keyed_at: datetime | None = None
 
     def local(self, value: datetime | None) -> str:
         return local_text(value, self.timezone)
 
     def days_left(self, now: datetime | None = None) -> int:
         return days_left(self.review_deadline, now or utc_now())
+
+    def due(self, now: datetime | None = None) -> str:
+        """'due today', '3 days left', '1 day overdue' (calendar days, UK time)."""
+        return describe(self.days_left(now))
+
+
+@dataclass(frozen=True)
+class ReviewTiming:
+    """How the review copy's frames map to the footage's, for the frame counter under the player."""
+
+    fps: float
+    first_frame: int  # the footage frame that is the review copy's first
+
+
+def review_timing(evidence: EvidenceFiles) -> ReviewTiming | None:
+    """From the case folder's metadata.json (written with the review copy); None if it says nothing."""
+    try:
+        info = json.loads((evidence.folder / METADATA).read_text())["files"][evidence.review.name]
+        return ReviewTiming(float(info["fps"]), int(info["first_frame"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,12 @@ def load_case(store: Store, case_id: str, evidence_root: Path) -> Case | None:
         values["class_votes"] = json.loads(values["class_votes"] or "{}")
         values["evidence"] = locate(con, evidence_root, case_id, values["camera_id"], values["first_seen"],
                                     values["timezone"])
+        keyed = con.execute(
+            'SELECT officer, "at", new FROM plate_corrections WHERE contravention_id = ? ORDER BY "at" DESC, id DESC'
+            " LIMIT 1", [case_id]
+        ).fetchone()
+        if keyed and keyed[2] == values["plate"]:
+            values["plate_keyed_by"], values["plate_keyed_at"] = keyed[0], keyed[1]
     return Case(**values)
 
 

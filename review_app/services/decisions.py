@@ -9,11 +9,13 @@ and when, and their decision is not recorded.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
 
 from pipeline.store import Store, audit, now
+from review_app.services import corrections
 from review_app.services.timefmt import local_text
 from review_app.services.users import User
 from whitelist.gaps import flag_gap
@@ -38,6 +40,10 @@ DECIDED = ("validated", "rejected")
 _CONFLICT_WAIT = 0.02
 
 
+class _NotMoved(Exception):
+    """The case was not in a state to decide; the message says why."""
+
+
 @dataclass(frozen=True)
 class GapFlag:
     """A permitted vehicle missing from the whitelist, flagged along with the decision."""
@@ -50,10 +56,47 @@ class GapFlag:
 class Outcome:
     ok: bool
     message: str
+    confirm: str | None = None  # refused until the officer confirms this whitelist entry by name
 
 
-def validate(store: Store, case_id: str, user: User) -> Outcome:
-    return _decide(store, case_id, user, "validate", "validated", ("pending",))
+def validate(store: Store, case_id: str, user: User, plate: str | None = None,
+             confirmed_entry: str | None = None) -> Outcome:
+    """Validate, keying in `plate` first if given (correction and decision in one transaction).
+
+    Refused without a plate (no notice can be served), and refused for a plate that is whitelisted
+    or nearly matches a whitelisted one unless `confirmed_entry` names that entry (the refusal's
+    `confirm`); nothing is recorded when refused.
+    """
+    typed = (plate or "").strip()
+
+    def check(con: duckdb.DuckDBPyConnection) -> Outcome | None:
+        row = con.execute("SELECT plate, status, first_seen, timezone, whitelist_entry, whitelist_near_miss"
+                          " FROM contraventions WHERE id = ?", [case_id]).fetchone()
+        if row is None or row[1] != "pending":
+            return None  # the status update says why
+        old, _, first_seen, tz, entry, near_miss = row
+        keyed = corrections.key_in(con, typed, first_seen, tz) if typed else None
+        if isinstance(keyed, str):
+            return Outcome(False, f"nothing recorded: {keyed}")
+        if keyed is not None and corrections.unchanged(typed, old, keyed.plate):
+            keyed = None  # the plate as read: validate it, no correction
+        final = keyed.plate if keyed else old
+        if not final:
+            return Outcome(False, f"{case_id} has no plate: key it in (P) to validate; no notice can be served"
+                                  " without one. Nothing recorded.")
+        exact, near = (keyed.entry, keyed.near_miss) if keyed else (entry, near_miss)
+        named = f"whitelisted: {exact}" if exact else near
+        if named and confirmed_entry != named:
+            return Outcome(False, f"{final} is {named}. Confirm that entry to validate; nothing recorded.",
+                           confirm=named)
+        if keyed is not None:
+            corrections.record(con, case_id, user, old, keyed)
+            recorded.append(f"; plate {old or '(none)'} -> {keyed.plate} keyed in")
+        return None
+
+    recorded: list[str] = []
+    outcome = _decide(store, case_id, user, "validate", "validated", ("pending",), check=check)
+    return Outcome(True, outcome.message + recorded[-1]) if outcome.ok and recorded else outcome
 
 
 def reject(store: Store, case_id: str, user: User, reason_code: str, note: str | None = None,
@@ -77,19 +120,24 @@ def reopen(store: Store, case_id: str, user: User, note: str | None) -> Outcome:
 
 
 def _decide(store: Store, case_id: str, user: User, action: str, new_status: str, from_statuses: tuple[str, ...],
-            reason_code: str | None = None, note: str | None = None, flag: GapFlag | None = None) -> Outcome:
+            reason_code: str | None = None, note: str | None = None, flag: GapFlag | None = None,
+            check: Callable[[duckdb.DuckDBPyConnection], Outcome | None] | None = None) -> Outcome:
+    """`check` runs first in the transaction: it refuses (before writing anything) or writes what goes
+    with the decision."""
     marks = ", ".join("?" for _ in from_statuses)
     flagged = ""
     deadline, wait = time.monotonic() + store.busy_timeout, _CONFLICT_WAIT
     while True:
         try:
             with store.transaction() as con:
+                if check is not None and (refused := check(con)) is not None:
+                    return refused
                 moved = con.execute(
                     f"UPDATE contraventions SET status = ? WHERE id = ? AND status IN ({marks}) RETURNING id",
                     [new_status, case_id, *from_statuses],
                 ).fetchone()
-                if moved is None:
-                    return Outcome(False, _why_not(con, case_id))
+                if moved is None:  # raised, so that whatever `check` wrote is rolled back
+                    raise _NotMoved(_why_not(con, case_id))
                 decision_id = con.execute(
                     'INSERT INTO decisions (contravention_id, officer, "at", action, reason_code, note)'
                     " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -106,6 +154,8 @@ def _decide(store: Store, case_id: str, user: User, action: str, new_status: str
                 raise
             time.sleep(wait)
             wait = min(wait * 2, 0.5)
+        except _NotMoved as e:
+            return Outcome(False, str(e))
         except ValueError as e:  # a bad gap flag: the transaction rolled back, nothing recorded
             return Outcome(False, f"nothing recorded: {e}")
     done = {"validate": "validated", "reject": f"rejected ({REASONS.get(reason_code or '', '')})",

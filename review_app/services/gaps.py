@@ -26,11 +26,15 @@ class GapsExport:
 
 
 def flag(store: Store, case_id: str | None, user: User, plate: str, category: str, note: str | None) -> Outcome:
+    """Refused for a whitelisted plate; a plate with an open gap is added to that gap (whitelist.gaps)."""
     try:
         with store.transaction() as con:
+            already = {g.id for g in open_gaps(con)}
             gap = flag_gap(con, plate, category, (note or "").strip() or None, case_id, actor=user.name)
     except ValueError as e:
         return Outcome(False, str(e))
+    if gap.id in already:
+        return Outcome(True, f"{gap.plate} already has an open gap (gap {gap.id}): this sighting was added to it")
     return Outcome(True, f"{gap.plate} ({gap.category}) flagged as missing from the whitelist (gap {gap.id})")
 
 

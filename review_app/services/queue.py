@@ -109,3 +109,14 @@ def next_pending(store: Store, after: str | None = None) -> str | None:
         [after],
     )
     return rows[0]["id"] if rows else None
+
+
+def neighbour(store: Store, case_id: str, step: int) -> str | None:
+    """The pending case `step` places after (negative: before) `case_id` in the queue's order."""
+    rows = store.query(
+        """WITH q AS (SELECT id, row_number() OVER (ORDER BY edge_cut, review_deadline, id) AS n
+                      FROM contraventions WHERE status = 'pending' OR id = ?)
+           SELECT id FROM q WHERE n = (SELECT n FROM q WHERE id = ?) + ?""",
+        [case_id, case_id, step],
+    )
+    return rows[0]["id"] if rows else None
