@@ -1,6 +1,13 @@
 """One case: the review copy, stills, plate read and lane facts, and the officer's actions.
 
-Widget keys carry the case id, so the forms start empty when the next case opens.
+The decision bar sits beside the player so that a case is decided without scrolling, and every
+action has a key (the legend is on the page): V validates, R starts a reject, 1-9 pick its reason,
+Enter confirms it once a reason is picked, P puts the cursor in the plate box, F flags a permitted
+vehicle, N and B go to the next and previous case; Space and the arrows drive the player. Keys
+typed into a text box stay there: Enter or Esc leaves the box. No form submits on Enter.
+
+Widget keys carry the case id, so the inputs start empty when the next case opens; the buttons the
+shortcuts press have fixed keys (streamlit-shortcuts finds them by key).
 """
 
 from __future__ import annotations
@@ -10,13 +17,46 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit_shortcuts import add_shortcuts
 
 from evidence.pack.builder import PackError, build_pack, default_file_name
-from review_app.services import appeals, corrections, decisions, gaps
-from review_app.services.cases import Case, history, load_case, record_view
-from review_app.services.queue import next_pending
 from pipeline.plates.types import NOT_UK, is_foreign
+from review_app.components.download import Download, download_button
+from review_app.components.player import player
+from review_app.services import appeals, corrections, decisions, gaps
+from review_app.services.cases import Case, history, load_case, record_view, review_timing
+from review_app.services.queue import neighbour, next_pending
 from review_app.views.common import Ctx, flash, show_flash
+from review_app.views.signin import signed_in_fetch
+
+# The buttons and boxes the keys press, by widget or container key.
+SHORTCUTS = {"validate": "v", "reject-start": "r", "platebox": "p", "flag-start": "f", "case-next": "n",
+             "case-prev": "b", "reject-confirm": "enter"}
+LEGEND = ("`V` validate · `R` reject, then `1`-`9` reason and `Enter` · `P` plate box (`Enter`/`Esc` leaves it) · "
+          "`F` flag permitted vehicle · `N`/`B` next/previous case · `Space` play/pause · `←`/`→` one frame")
+# What streamlit-shortcuts does not do: leave keys typed into a text box alone (they would otherwise
+# also press V, R...; Enter or Esc leaves the box), and pick the reject reason by its number.
+_KEYS_JS = """<script>
+const doc = window.parent.document, win = window.parent;
+const typing = (t) => t && (t.isContentEditable || t.tagName === "TEXTAREA" ||
+  (t.tagName === "INPUT" && !["radio", "checkbox", "button"].includes(t.type)));
+if (win.__buslaneKeys) doc.body.removeEventListener("keydown", win.__buslaneKeys);
+win.__buslaneKeys = (e) => {
+  if (typing(e.target)) {  // the box has had the key; the shortcuts listen above, on the document
+    if (e.key === "Enter" || e.key === "Escape") e.target.blur();
+    e.stopPropagation();
+  } else if (/^[1-9]$/.test(e.key) && !e.ctrlKey && !e.altKey && !e.metaKey) {
+    const label = doc.querySelectorAll('.st-key-reasons [role="radiogroup"] label')[Number(e.key) - 1];
+    // the input itself: a click on it picks the reason without moving the focus (Enter stays the page's)
+    if (label) { label.querySelector("input").click(); e.preventDefault(); }
+  }
+};
+doc.body.addEventListener("keydown", win.__buslaneKeys);
+</script>"""
+# Room for the decision bar beside the player at 1366x768.
+_COMPACT_CSS = ("<style>.block-container {padding-top: 2.5rem; padding-bottom: 1rem}"
+                " h1 {padding: 0 0 .25rem; font-size: 1.75rem !important}"
+                ' [data-testid="stMetricValue"] {font-size: 1.25rem}</style>')
 
 
 def render(ctx: Ctx) -> None:
@@ -33,39 +73,40 @@ def render(ctx: Ctx) -> None:
     if st.session_state.get("viewed") != case.id:  # once per opening, not on every rerun
         record_view(ctx.store, case.id, ctx.user.name)
         st.session_state["viewed"] = case.id
+    st.html(_COMPACT_CSS)
     st.title(f"Case {case.id}")
-    show_flash()
-    _summary(case)
     left, right = st.columns([3, 2])
-    with left:
+    with left:  # first and always in the same place, so that the player is never re-created
         _evidence(case)
     with right:
+        show_flash()
+        _summary(case)
+        if case.status == "pending":
+            _actions(ctx, case)
+        elif ctx.user.is_supervisor and case.status in decisions.DECIDED:
+            _reopen_form(ctx, case)
+        _moves(ctx, case)
         _plate(ctx, case)
-        _passage(case)
-    if case.status == "pending":
-        _actions(ctx, case)
-    elif ctx.user.is_supervisor and case.status in decisions.DECIDED:
-        _reopen_form(ctx, case)
+    _stills(case)
+    _passage(case)
     if case.status == "validated":
         _pack(ctx, case)
     _appeal(ctx, case)
     _flag_form(ctx, case)
     _history(ctx, case)
+    add_shortcuts(**SHORTCUTS)
+    st.html(_KEYS_JS, unsafe_allow_javascript=True)
 
 
 def _summary(case: Case) -> None:
-    days = case.days_left()
-    a, b, c, d = st.columns([1, 1, 1, 2])
+    a, b, c = st.columns([1, 1, 1])
     a.metric("Status", case.status)
-    b.metric("Days left", days if case.status == "pending" else "-")
+    b.metric("Deadline", case.due() if case.status == "pending" else "-")
     c.metric("Plate", case.plate or "(no read)")
-    d.metric("Camera", case.camera_id)
-    st.caption(f"{case.location or ''} · seen {case.local(case.first_seen)} to {case.local(case.last_seen)} · "
-               f"review by {case.local(case.review_deadline)}")
-    if case.status == "pending" and days < 0:
-        st.error(f"Overdue by {-days} day(s).")
-    elif case.status == "pending" and days <= 2:
-        st.warning(f"Due soon: {days} day(s) left.")
+    st.caption(f"{case.camera_id} · {case.location or ''} · seen {case.local(case.first_seen)} to "
+               f"{case.local(case.last_seen)} · review by {case.local(case.review_deadline)}")
+    if case.status == "pending" and case.days_left() < 0:
+        st.error(f"Overdue: {case.due()}.")
 
 
 def _evidence(case: Case) -> None:
@@ -77,21 +118,30 @@ def _evidence(case: Case) -> None:
     elif ev.review is None:
         st.warning(f"Evidence not yet written for this case (looked in {ev.folder}).")
     else:
-        st.video(str(ev.review), autoplay=True, muted=True, loop=True)
+        timing = review_timing(ev)
+        player(ev.review.read_bytes(), case.id, timing.fps if timing else 25.0, timing.first_frame if timing else 0)
+        if timing is None:
+            st.caption("The review copy's frame rate is not recorded: frame numbers assume 25 fps.")
+
+
+def _stills(case: Case) -> None:
+    """The PNG stills as written (data bar legible); Streamlit's full-screen button zooms them."""
+    ev = case.evidence
     stills = [(p, label) for p, label in ((ev.overview, "Overview"), (ev.closeup, "Close-up")) if p]
     for column, (path, label) in zip(st.columns(max(1, len(stills))), stills):
-        column.image(str(path), caption=label)
+        column.image(str(path), caption=f"{label} (hover, then full screen to zoom)", output_format="PNG",
+                     width="stretch")
     if ev.closeup is None and case.plate_crop:
-        st.image(case.plate_crop, caption="Plate crop (from the plate reader)", width=240)
+        st.image(case.plate_crop, caption="Plate crop (from the plate reader)", width=240, output_format="PNG")
 
 
 def _plate(ctx: Ctx, case: Case) -> None:
-    st.subheader("Plate read")
-    confidence = f"{case.plate_confidence:.0%}" if case.plate_confidence is not None else "-"
-    st.markdown(
-        f"**{case.plate or '(no read)'}** · confidence {confidence} · {case.plate_status or 'not read'}"
-        f" · format {case.plate_format or '-'} · {case.plate_reads or 0} reads"
-    )
+    if case.plate_keyed_by:
+        read = f"keyed in by {case.plate_keyed_by} at {case.local(case.plate_keyed_at)}"
+    else:
+        confidence = f"{case.plate_confidence:.0%}" if case.plate_confidence is not None else "-"
+        read = f"confidence {confidence} · {case.plate_status or 'not read'} · {case.plate_reads or 0} reads"
+    st.markdown(f"**Plate {case.plate or '(no read)'}** · {read} · format {case.plate_format or '-'}")
     if case.plate_country:
         country = f"Country {case.plate_country} ({case.plate_country_confidence or 0:.0%})"
         if is_foreign(case.plate_country):
@@ -100,7 +150,7 @@ def _plate(ctx: Ctx, case: Case) -> None:
             st.caption(country)
     offered = corrections.choices(case.plate, case.plate_status, case.plate_alternatives)
     if offered and case.status == "pending":
-        st.caption("The reader was not sure. Pick what the plate shows, or type it below:")
+        st.caption("The reader was not sure. Pick what the plate shows, or type it in the plate box:")
         for column, choice in zip(st.columns(len(offered)), offered):
             column.button(f"{choice.text} ({choice.reads} reads)", key=f"pick-{case.id}-{choice.text}",
                           on_click=_pick, args=(ctx, case, choice.text))
@@ -132,8 +182,8 @@ def _passage(case: Case) -> None:
     )
 
 
-# Actions run as widget callbacks, before the next script run: a submit is handled even when the
-# case has meanwhile been decided by someone else and its forms are no longer drawn.
+# Actions run as widget callbacks, before the next script run: a press is handled even when the
+# case has meanwhile been decided by someone else and its widgets are no longer drawn.
 
 def _decided(ctx: Ctx, case: Case, outcome: decisions.Outcome) -> None:
     """After a decision, open the next case; after a refusal, stay and say why."""
@@ -142,22 +192,35 @@ def _decided(ctx: Ctx, case: Case, outcome: decisions.Outcome) -> None:
         st.session_state["case_id"] = next_pending(ctx.store, after=case.id)
     else:
         flash("error", outcome.message)
+        if outcome.confirm:  # ask for that whitelist entry by name, for the plate that was in the box
+            st.session_state[f"confirm-{case.id}"] = outcome.confirm
 
 
-def _validate(ctx: Ctx, case: Case) -> None:
-    _decided(ctx, case, decisions.validate(ctx.store, case.id, ctx.user))
+def _validate(ctx: Ctx, case: Case, confirmed: str | None = None) -> None:
+    typed = st.session_state.get(f"plate-{case.id}") or None
+    _decided(ctx, case, decisions.validate(ctx.store, case.id, ctx.user, typed, confirmed_entry=confirmed))
+
+
+def _start_reject(case: Case, flag: bool = False) -> None:
+    state = st.session_state
+    state[f"rejecting-{case.id}"] = True
+    if flag:  # F: a permitted vehicle, rejected with a whitelist gap flag (the reason is the one F means)
+        state[f"reason-{case.id}"], state[f"flag-{case.id}"] = "permitted_not_whitelisted", True
 
 
 def _reject(ctx: Ctx, case: Case) -> None:
     state, key = st.session_state, case.id
-    note = state[f"note-{key}"]
-    gap = decisions.GapFlag(state[f"reject-plate-{key}"], state[f"reject-category-{key}"], note) \
-        if state[f"flag-{key}"] else None
-    _decided(ctx, case, decisions.reject(ctx.store, case.id, ctx.user, state[f"reason-{key}"], note, gap))
+    reason, note = state.get(f"reason-{key}"), state.get(f"note-{key}")
+    if reason is None:  # Enter before a reason: nothing to confirm
+        flash("error", "pick a reason (1-9) before confirming the reject")
+        return
+    gap = decisions.GapFlag(state.get(f"reject-plate-{key}") or "", state.get(f"reject-category-{key}") or "",
+                            note) if state.get(f"flag-{key}") else None
+    _decided(ctx, case, decisions.reject(ctx.store, case.id, ctx.user, reason, note, gap))
 
 
 def _correct(ctx: Ctx, case: Case) -> None:
-    _corrected(corrections.correct_plate(ctx.store, case.id, ctx.user, st.session_state[f"plate-{case.id}"]))
+    _corrected(corrections.correct_plate(ctx.store, case.id, ctx.user, st.session_state.get(f"plate-{case.id}") or ""))
 
 
 def _pick(ctx: Ctx, case: Case, text: str) -> None:
@@ -169,6 +232,14 @@ def _corrected(result: corrections.Correction) -> None:
           result.message + (" - consider rejecting as 'On the whitelist'" if result.whitelisted else ""))
 
 
+def _move(ctx: Ctx, case: Case, step: int) -> None:
+    other = neighbour(ctx.store, case.id, step)
+    if other is None:
+        flash("info", f"no {'next' if step > 0 else 'previous'} pending case in the queue")
+    else:
+        st.session_state["case_id"] = other
+
+
 def _reopen(ctx: Ctx, case: Case) -> None:
     outcome = decisions.reopen(ctx.store, case.id, ctx.user, st.session_state[f"reopen-note-{case.id}"])
     flash("success" if outcome.ok else "error", outcome.message)
@@ -177,30 +248,58 @@ def _reopen(ctx: Ctx, case: Case) -> None:
 def _flag(ctx: Ctx, case: Case) -> None:
     key = case.id
     outcome = gaps.flag(ctx.store, case.id, ctx.user, st.session_state[f"gap-plate-{key}"],
-                        st.session_state[f"gap-category-{key}"], st.session_state[f"gap-note-{key}"])
+                        st.session_state[f"gap-category-{key}"] or "", st.session_state[f"gap-note-{key}"])
     flash("success" if outcome.ok else "error", outcome.message)
 
 
 def _actions(ctx: Ctx, case: Case) -> None:
-    st.subheader("Decision")
-    on = {"args": (ctx, case)}
-    validate_col, reject_col, plate_col = st.columns([1, 3, 2])
-    validate_col.button("Validate", type="primary", key=f"validate-{case.id}", on_click=_validate, **on)
-    with reject_col.form(f"reject-{case.id}"):
-        st.selectbox("Reject: reason", list(decisions.REASONS), format_func=decisions.REASONS.get,
-                     key=f"reason-{case.id}")
-        st.text_input("Note (required for Other; also kept with a flag)", key=f"note-{case.id}")
-        st.checkbox("Also flag it as a permitted vehicle missing from the whitelist", key=f"flag-{case.id}")
-        st.selectbox("Vehicle category", gaps.CATEGORIES, key=f"reject-category-{case.id}")
-        st.text_input("Plate to flag", value=case.plate or "", key=f"reject-plate-{case.id}")
-        st.form_submit_button("Reject", on_click=_reject, **on)
-    with plate_col.form(f"correct-{case.id}"):
-        st.text_input("Correct the plate", key=f"plate-{case.id}", placeholder="e.g. AB12 CDE")
-        st.form_submit_button("Correct plate", on_click=_correct, **on)
+    """The decision bar. Buttons, not forms: nothing is decided by Enter in a text box."""
+    key, on = case.id, {"args": (ctx, case)}
+    with st.container(key="platebox"):
+        st.text_input("Plate box (P): key in or correct the plate; Validate uses it", key=f"plate-{key}",
+                      placeholder=case.plate or "no plate read: key it in")
+    validate_col, reject_col, correct_col = st.columns(3)
+    validate_col.button("Validate (V)", type="primary", key="validate", on_click=_validate, width="stretch", **on)
+    reject_col.button("Reject (R)", key="reject-start", on_click=_start_reject, args=(case,), width="stretch")
+    correct_col.button("Correct plate", key="correct-plate", on_click=_correct, width="stretch", **on)
+    confirm = st.session_state.get(f"confirm-{key}")
+    if confirm:
+        st.warning(f"The plate is {confirm}.")
+        st.button(f"Validate anyway, confirming: {confirm}", key="validate-confirm", on_click=_validate,
+                  args=(ctx, case, confirm))
+    if st.session_state.get(f"rejecting-{key}"):
+        _reject_panel(ctx, case)
+    st.caption(LEGEND)
+
+
+def _reject_panel(ctx: Ctx, case: Case) -> None:
+    key = case.id
+    with st.container(key="reasons", border=True):
+        codes = list(decisions.REASONS)
+        st.radio("Reject: reason (1-9)", codes, index=None, key=f"reason-{key}",
+                 format_func=lambda c: f"{codes.index(c) + 1} · {decisions.REASONS[c]}")
+        st.text_input("Note (required for Other; also kept with a flag)", key=f"note-{key}")
+        st.checkbox("Also flag it as a permitted vehicle missing from the whitelist", key=f"flag-{key}")
+        if st.session_state.get(f"flag-{key}"):
+            a, b = st.columns(2)
+            a.selectbox("Vehicle category", gaps.CATEGORIES, index=None, key=f"reject-category-{key}")
+            b.text_input("Plate to flag", value=case.plate or "", key=f"reject-plate-{key}")
+        chosen = st.session_state.get(f"reason-{key}")
+        st.button("Confirm reject (Enter)", key="reject-confirm", type="primary", disabled=chosen is None,
+                  on_click=_reject, args=(ctx, case))
+
+
+def _moves(ctx: Ctx, case: Case) -> None:
+    back, forward, flag = st.columns(3)
+    back.button("Previous case (B)", key="case-prev", on_click=_move, args=(ctx, case, -1), width="stretch")
+    forward.button("Next case (N)", key="case-next", on_click=_move, args=(ctx, case, 1), width="stretch")
+    if case.status == "pending":
+        flag.button("Flag permitted (F)", key="flag-start", on_click=_start_reject, args=(case, True),
+                    width="stretch")
 
 
 def _reopen_form(ctx: Ctx, case: Case) -> None:
-    with st.form(f"reopen-{case.id}"):
+    with st.form(f"reopen-{case.id}", enter_to_submit=False):
         st.text_input("Reopen: why (supervisor)", key=f"reopen-note-{case.id}")
         st.form_submit_button("Reopen case", on_click=_reopen, args=(ctx, case))
 
@@ -226,8 +325,9 @@ def _pack(ctx: Ctx, case: Case) -> None:
               on_click=_make_pack, args=(ctx, case))
     if made:
         result, data = made
-        st.download_button(f"Download evidence pack ({len(data) / 1e6:.1f} MB)", data, file_name=result.file_name,
-                           mime="application/zip", key=f"pack-zip-{case.id}", on_click="ignore")
+        # The zip goes to this signed-in page over its websocket, never to a /media/ URL.
+        download_button(f"Download evidence pack ({len(data) / 1e6:.1f} MB)", f"pack-zip-{case.id}",
+                        signed_in_fetch(ctx, lambda: Download(data, result.file_name, "application/zip")))
         st.caption(f"Pack {result.pack_id}, made {case.local(result.created_at)} by {result.created_by}; "
                    f"zip sha256 {result.zip_sha256}")
 
@@ -246,16 +346,17 @@ def _appeal(ctx: Ctx, case: Case) -> None:
         st.info(f"Held for appeal by {current.actor} since {case.local(current.at)}: {current.reason}")
     if not ctx.user.is_supervisor:
         return
-    with st.form(f"appeal-{case.id}"):
+    with st.form(f"appeal-{case.id}", enter_to_submit=False):
         st.text_input("Appeal reference or reason (supervisor)", key=f"appeal-reason-{case.id}")
         st.form_submit_button("Release appeal hold" if held else "Hold for appeal", on_click=_change_hold,
                               args=(ctx, case, held))
 
 
 def _flag_form(ctx: Ctx, case: Case) -> None:
-    with st.expander("Flag a permitted vehicle missing from the whitelist"), st.form(f"gap-{case.id}"):
+    with (st.expander("Flag a permitted vehicle missing from the whitelist (without deciding the case)"),
+          st.form(f"gap-{case.id}", enter_to_submit=False)):
         st.text_input("Plate", value=case.plate or "", key=f"gap-plate-{case.id}")
-        st.selectbox("Category", gaps.CATEGORIES, key=f"gap-category-{case.id}")
+        st.selectbox("Category", gaps.CATEGORIES, index=None, key=f"gap-category-{case.id}")
         st.text_input("Note (operator, what was seen)", key=f"gap-note-{case.id}")
         st.form_submit_button("Flag", on_click=_flag, args=(ctx, case))
 
