@@ -8,6 +8,7 @@ import cv2
 import duckdb
 
 from evidence.databar import read_frame_code
+from pipeline.plates.types import is_foreign
 
 from tests.conftest import NL_CLIP, NL_SITE, buslane
 
@@ -70,3 +71,12 @@ def test_evidence_plate_close_up_comes_from_the_read_frame(plate_night):
     # And the frame number is the one drawn into the still's data bar.
     image = cv2.imread(str(folder / "plate.png"))
     assert read_frame_code(image) == case["plate_frame"]
+
+
+def test_the_plate_country_is_stored_and_a_foreign_plate_marked(plate_night):
+    (case,) = one(plate_night["db"], "SELECT c.plate_country, c.plate_country_confidence, p.plate_country AS read"
+                                     " FROM contraventions c JOIN lane_passages p ON p.id = c.passage_id"
+                                     " WHERE c.plate = 'L417VS'")
+    assert case["plate_country"] == case["read"] == "Netherlands"  # a Dutch yellow rear plate
+    assert 0.5 < case["plate_country_confidence"] <= 1
+    assert is_foreign(case["plate_country"])  # not traceable through the DVLA
