@@ -174,7 +174,9 @@ class StartTime(_Strict):
 
 
 class Detection(_Strict):
-    model: str = "vehicle_detector"  # a name in models/manifest.yaml or a path
+    # A name in models/manifest.yaml (vehicle_detector, the same as vehicle_detector_yolo11n, or
+    # vehicle_detector_yolo26n) or a path.
+    model: str = "vehicle_detector"
     confidence: float = Field(0.1, gt=0, lt=1)  # low: ByteTrack's second stage uses weak boxes
     tracker: str = "bytetrack.yaml"
     imgsz: int = 640
