@@ -1,1 +1,1 @@
-"""Benchmarks that print figures (never timed assertions): `buslane bench speed`."""
+"""Benchmarks that print figures (never timed assertions): `buslane bench speed`, `buslane bench lanes`."""

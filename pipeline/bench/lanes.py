@@ -176,7 +176,7 @@ def bench(detector: str | None = None, folder: Path = LABELS) -> list[str]:
     models = sorted({str(resolve_model(bench_site(c, detector).detection.model)) for c in clips})
     lines = [f"detector: {detector or 'each site’s own'} ({', '.join(models)})"]
     header = (f"{'clip':<12}{'split':<12}{'along':>6}   {'process found':>14}{'recall':>8}{'FP':>4}"
-              f"   {'baseline found':>15}{'recall':>8}{'FP':>4}")
+              f"   {'baseline found':>14}{'recall':>8}{'FP':>4}")
     lines += [header, "-" * len(header)]
     results = [run_clip(c, detector) for c in clips]
     for r in results:
@@ -203,4 +203,4 @@ def _row(name: str, split: str, results: list[ClipResult]) -> str:
 
     labelled = sum(r.process.labelled for r in results)
     return (f"{name:<12}{split:<12}{labelled:>6}   {cols([r.process for r in results])}"
-            f"   {cols([r.baseline for r in results]):>15}")
+            f"   {cols([r.baseline for r in results])}")
