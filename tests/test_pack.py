@@ -299,7 +299,9 @@ def test_case_page_offers_the_pack_for_a_validated_case_only(night, tmp_path, us
     assert at.title[0].value == f"Case {validated}" and not at.get("download_button")
     click(at, "Make evidence pack")
     assert "Evidence pack" in at.success[0].value
-    assert at.download_button(key=f"pack-zip-{validated}").label.startswith("Download evidence pack")
+    # The session-checked download (review_app.components.download; downloaded in Chromium in test_review_access)
+    button = next(e for e in at.get("component_instance") if e.key == f"pack-zip-{validated}")
+    assert '"label": "Download evidence pack (' in button.proto.json_args
     exported = store.query("SELECT actor, entity_id, details->>'zip_sha256' AS sha FROM audit_log"
                            " WHERE action = 'pack.exported'")
     recorded = store.query("SELECT zip_sha256 FROM packs")

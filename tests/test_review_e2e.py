@@ -117,7 +117,9 @@ def test_officer_rejects_a_case_with_a_whitelist_flag_in_chromium(running_app, t
             page.get_by_text("Whitelist gaps", exact=True).click()
             page.get_by_role("heading", name="Permitted vehicles missing from the whitelist").wait_for()
             with page.expect_download() as download:
-                page.get_by_role("button", name="Download CSV (1 open gaps)").click()
+                # The button lives in the download component's frame: the file comes over the session's websocket.
+                page.frame_locator('iframe[title*="buslane_download"]').get_by_role(
+                    "button", name="Download CSV (1 open gaps)").click()
             csv = Path(download.value.path()).read_text()
         finally:
             browser.close()
