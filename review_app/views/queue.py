@@ -35,8 +35,10 @@ def render(ctx: Ctx) -> None:
     if not result.rows:
         st.info("No cases match.")
         return
-    st.dataframe(_styled(result), hide_index=True, width="stretch", key="queue_table", on_select=partial(_open, result),
-                 selection_mode="single-row")
+    # A fresh key after each opening, so the row clicked last time is not still selected on return.
+    table = f"queue_table-{st.session_state.get('queue_opened', 0)}"
+    st.dataframe(_styled(result), hide_index=True, width="stretch", key=table, on_select=partial(_open, table, result),
+                 selection_mode=["single-row", "single-cell"])  # a click on any cell, or on the row's box
     _pager(result)
     download_button(f"Download CSV ({result.total} matching cases)", "queue_csv",
                     signed_in_fetch(ctx, partial(_csv, ctx, flt)))
@@ -51,9 +53,12 @@ def _review_next(ctx: Ctx) -> None:
     go(CASE, next_pending(ctx.store))
 
 
-def _open(result: QueuePage) -> None:
+def _open(table: str, result: QueuePage) -> None:
     """A click on a row opens its case."""
-    if rows := st.session_state["queue_table"].selection.rows:
+    selection = st.session_state[table].selection
+    rows = selection.rows or [row for row, _ in selection.cells]
+    if rows:
+        st.session_state["queue_opened"] = st.session_state.get("queue_opened", 0) + 1
         go(CASE, result.rows[rows[0]].id)
 
 
