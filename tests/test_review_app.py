@@ -116,27 +116,32 @@ def test_validate_opens_the_next_case_and_every_view_is_audited(db):
     first, second = pending_ids(db)
     at = click(signed_in("jo"), "Review the most urgent case")
     assert title(at) == f"Case {first}"
-    assert len(at.get("video")) == 1 and len(at.get("image")) == 2  # the review copy and both stills
-    click(at, "Validate")
-    assert at.success[0].value == f"{first} validated"
+    players = [e for e in at.get("component_instance") if e.key == "review-player"]
+    assert len(players) == 1 and len(at.get("image")) == 2  # the review copy and both stills
+    click(at, "Validate (V)")
+    assert "has no plate" in at.error[0].value and title(at) == f"Case {first}"  # the batch read none
+    at.text_input(key=f"plate-{first}").input("AB51 CDE")
+    click(at, "Validate (V)")
+    assert at.success[0].value == f"{first} validated; plate (none) -> AB51CDE keyed in"
     assert title(at) == f"Case {second}"
     store = Store(db)
     assert store.query("SELECT status FROM contraventions WHERE id = ?", [first])[0]["status"] == "validated"
     views = store.query("SELECT actor, entity_id FROM audit_log WHERE action = 'review.case_viewed' ORDER BY id")
     assert [(v["actor"], v["entity_id"]) for v in views] == [("jo", first), ("jo", second)]
-    click(at, "Validate")
+    at.text_input(key=f"plate-{second}").input("AB52CDE")
+    click(at, "Validate (V)")
     assert "No pending cases" in at.info[0].value
 
 
 def test_reject_with_a_flag_and_the_gap_appears_for_download(db):
     first = pending_ids(db)[0]
-    at = open_case(signed_in("jo"), first)
-    at.selectbox(key=f"reason-{first}").select("permitted_not_whitelisted")
-    at.checkbox(key=f"flag-{first}").check()
+    at = click(open_case(signed_in("jo"), first), "Reject (R)")
+    at.radio(key=f"reason-{first}").set_value("permitted_not_whitelisted")
+    at.checkbox(key=f"flag-{first}").check().run()
     at.selectbox(key=f"reject-category-{first}").select("bus")
     at.text_input(key=f"reject-plate-{first}").input("BX12 BUS")
     at.text_input(key=f"note-{first}").input("relief bus, route 42")
-    click(at, "Reject")
+    click(at, "Confirm reject (Enter)")
     assert "rejected (Permitted vehicle not on the whitelist); BX12BUS flagged" in at.success[0].value
     goto(at, "Queue")
     assert first not in list(at.dataframe[0].value["Case"])
@@ -154,8 +159,11 @@ def test_other_reason_needs_a_note_and_missing_evidence_is_said(db, tmp_path):
     first = pending_ids(db)[0]
     at = open_case(signed_in("jo"), first)
     assert "Evidence not yet written" in at.warning[0].value and not at.get("video")
-    at.selectbox(key=f"reason-{first}").select("other")
-    click(at, "Reject")
+    assert at.button(key="reject-start") and not [b for b in at.button if b.key == "reject-confirm"]
+    click(at, "Reject (R)")
+    assert at.radio(key=f"reason-{first}").value is None and at.button(key="reject-confirm").disabled  # none picked
+    at.radio(key=f"reason-{first}").set_value("other").run()
+    click(at, "Confirm reject (Enter)")
     assert "write a note" in at.error[0].value and title(at) == f"Case {first}"
     assert pending_ids(db)[0] == first
 
@@ -163,8 +171,10 @@ def test_other_reason_needs_a_note_and_missing_evidence_is_said(db, tmp_path):
 def test_second_officer_to_decide_is_told_and_nothing_is_recorded(db):
     first = pending_ids(db)[0]
     jo, al = open_case(signed_in("jo"), first), open_case(signed_in("al"), first)
-    click(jo, "Validate")
-    click(al, "Reject")  # al still has the case on screen, pending
+    click(al, "Reject (R)").radio(key=f"reason-{first}").set_value("duplicate").run()
+    jo.text_input(key=f"plate-{first}").input("AB51CDE")
+    click(jo, "Validate (V)")
+    click(al, "Confirm reject (Enter)")  # al still has the case on screen, pending
     assert f"{first} was already validated by jo at " in al.error[0].value
     assert title(al) == f"Case {first}" and al.metric[0].value == "validated"
     rows = Store(db).query("SELECT officer, action FROM decisions")
@@ -184,7 +194,8 @@ def test_plate_correction_from_the_case_page(db):
 def test_only_a_supervisor_can_reopen(db):
     first = pending_ids(db)[0]
     jo = open_case(signed_in("jo"), first)
-    at_reject = click(jo, "Reject")  # default reason: permitted vehicle not on the whitelist
+    click(jo, "Reject (R)").radio(key=f"reason-{first}").set_value("duplicate").run()
+    at_reject = click(jo, "Confirm reject (Enter)")
     assert "rejected" in at_reject.success[0].value
     jo = open_case(jo, pending_ids(db)[0])
     jo.session_state["case_id"] = first
