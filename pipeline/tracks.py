@@ -120,8 +120,22 @@ def relink(tracks: list[Track], fps: float) -> list[Track]:
     miss = np.linalg.norm(predicted - centre(first_box[j]), axis=1) / size(last_box[i])
     ratio = size(first_box[j]) / size(last_box[i])
     close = (gap > 0) & (miss <= MAX_MISS_SIZES) & (ratio <= MAX_SIZE_RATIO) & (ratio >= 1 / MAX_SIZE_RATIO)
-    # Overlapping pairs: duplicates wherever both were seen.
+    # Overlapping pairs: duplicates wherever both were seen. Only pairs whose boxes overlap at i's
+    # first frame from j's start on (looked up for all pairs at once) are compared in full.
     overlapping = np.flatnonzero(gap <= 0)
+    lengths = np.array([len(t.frames) for t in tracks])
+    flat_boxes = np.concatenate([t.xyxy for t in tracks])
+    flat_frames = np.concatenate([t.frames for t in tracks])
+    stride = int(end.max()) + 1
+    keys = np.repeat(np.arange(len(tracks)), lengths) * stride + flat_frames  # sorted: by track, then frame
+
+    def row_from(k: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """Row in the flat arrays of track k's first box at or after `frame` (else its last)."""
+        return np.minimum(np.searchsorted(keys, k * stride + frame), np.cumsum(lengths)[k] - 1)
+
+    at_i = row_from(i[overlapping], start[j[overlapping]])
+    at_j = row_from(j[overlapping], flat_frames[at_i])
+    overlapping = overlapping[box_iou(flat_boxes[at_i], flat_boxes[at_j]) >= DUPLICATE_MIN_IOU / 2]
     shared = [_shared_iou([tracks[i[k]]], [tracks[j[k]]]) for k in overlapping]
     duplicate = np.array([iou is not None and iou >= DUPLICATE_MIN_IOU for iou in shared], bool)
     cost = np.where(close, miss, np.inf)
@@ -143,7 +157,9 @@ def relink(tracks: list[Track], fps: float) -> list[Track]:
         if a == b:
             continue
         iou = _shared_iou([tracks[m] for m in members[a]], [tracks[m] for m in members[b]])
-        if iou is not None and iou < DUPLICATE_MIN_IOU:  # both seen at once, apart: two vehicles
+        apart = max(start[members[a]].min(), start[members[b]].min()) > min(end[members[a]].max(), end[members[b]].max())
+        # Seen at once but apart, or in turns over the same time (never in the same frame): two vehicles.
+        if (iou is None and not apart) or (iou is not None and iou < DUPLICATE_MIN_IOU):
             continue
         a, b = min(a, b), max(a, b)  # the earliest piece leads
         group[b] = a
