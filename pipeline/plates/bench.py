@@ -1,7 +1,7 @@
 """Plate-reading benchmark: prints figures, it is not a test.
 
-    python -m pipeline.plates.bench          # or: make bench-plates
-    python -m pipeline.plates.bench --limit 20 --draws 1 --no-video   # a quick look
+    python -m pipeline.plates.bench          # or: make bench-plates (about 15 minutes on a quiet 2-core machine)
+    python -m pipeline.plates.bench --limit 20 --draws 1 --tune-draws 0 --no-video   # a quick look
 
 Every photo of ../shared/data/plates is on the tuning or the validation side of `split.split_of`
 (by plate); the two halves are reported apart, and only the validation half says how good a
