@@ -3,7 +3,7 @@
 A vehicle is in the lane when its ground-contact point (bottom centre of its box) is inside a lane
 polygon and outside every exemption zone. It is a contravention when it stays in the lane at least
 `min_seconds_in_lane`, progresses far enough along the lane's centreline (a share of its drawn length,
-or pixels), during the hours of operation, and is not of an exempt class. Vehicles that only cut
+pixels, or metres on a calibrated site: pipeline/calibration.py), during the hours of operation, and is not of an exempt class. Vehicles that only cut
 across the lane (lane changes, turning, reaching premises) fail the time or distance test.
 
 Two things the camera cannot settle are left to an officer, behind the other cases where it is a
@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import cv2
 import numpy as np
 
+from pipeline.calibration import to_ground
 from pipeline.detection import COCO_CLASSES
 from pipeline.site import Hours, SiteConfig, Thresholds
 from pipeline.tracks import Track
@@ -51,6 +52,9 @@ class LaneGeometry:
         self.exempt = self.mask(site.exemption_zones)
         self.centreline = np.asarray(site.centreline, dtype=np.float64)
         self.lane_length = float(np.linalg.norm(np.diff(self.centreline, axis=0), axis=1).sum())  # drawn, px
+        # On a calibrated site, the centreline on the road plane in metres (a polyline still).
+        self.homography = site.calibration.homography() if site.calibration else None
+        self.centreline_m = to_ground(self.homography, self.centreline) if self.homography is not None else None
 
     def mask(self, polygons) -> np.ndarray:
         """Boolean frame-sized mask of the union of polygons."""
@@ -73,16 +77,25 @@ class LaneGeometry:
 
     def progress(self, points: np.ndarray) -> np.ndarray:
         """Distance along the centreline (pixels) of each point's nearest projection onto it."""
-        a, b = self.centreline[:-1], self.centreline[1:]
-        seg = b - a
-        seg_len = np.linalg.norm(seg, axis=1)
-        rel = points[:, None, :] - a[None]  # (n, segments, 2)
-        t = np.clip((rel * seg[None]).sum(-1) / seg_len**2, 0, 1)
-        dist = np.linalg.norm(rel - t[..., None] * seg[None], axis=-1)
-        nearest = dist.argmin(axis=1)
-        offsets = np.r_[0, np.cumsum(seg_len)[:-1]]
-        rows = np.arange(len(points))
-        return offsets[nearest] + t[rows, nearest] * seg_len[nearest]
+        return _along(self.centreline, points)
+
+    def progress_m(self, points: np.ndarray) -> np.ndarray:
+        """The same on the road plane, in metres (calibrated sites only)."""
+        return _along(self.centreline_m, to_ground(self.homography, points))
+
+
+def _along(polyline: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Arc length along `polyline` to each point's nearest projection onto it."""
+    a, b = polyline[:-1], polyline[1:]
+    seg = b - a
+    seg_len = np.linalg.norm(seg, axis=1)
+    rel = points[:, None, :] - a[None]  # (n, segments, 2)
+    t = np.clip((rel * seg[None]).sum(-1) / seg_len**2, 0, 1)
+    dist = np.linalg.norm(rel - t[..., None] * seg[None], axis=-1)
+    nearest = dist.argmin(axis=1)
+    offsets = np.r_[0, np.cumsum(seg_len)[:-1]]
+    rows = np.arange(len(points))
+    return offsets[nearest] + t[rows, nearest] * seg_len[nearest]
 
 
 def enforcement_window(hours: Hours, local: datetime) -> str | None:
@@ -155,6 +168,7 @@ class PassageDecision:
     cut_at_start: bool = False
     cut_at_end: bool = False
     edge_cut: bool = False  # a contravention only because a recording's edge cut the passage short
+    distance_m: float | None = None  # the same progress on the road plane, on a calibrated site
 
 
 def vehicle_class(votes: tuple[ClassVote, ...], speed_px_s: float, rider_min_speed: float) -> str | None:
@@ -182,8 +196,14 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
     seconds = (frames[last] - frames[first] + 1) / fps
     progress = geometry.progress(points[[first, last]])
     distance = float(progress[1] - progress[0])
+    distance_m = None
+    if geometry.homography is not None:
+        progress_m = geometry.progress_m(points[[first, last]])
+        distance_m = float(progress_m[1] - progress_m[0])
     rules = site.thresholds
     min_px = rules.distance_px(geometry.lane_length)
+    # The distance test in the unit its threshold was given in.
+    moved, minimum = (abs(distance_m), rules.min_distance_m) if rules.min_distance_m is not None else (abs(distance), min_px)
     votes = class_votes(track)
     speed = abs(distance) / max(seconds, 1 / fps)
     cls = vehicle_class(votes, speed, rules.rider_speed_px_s(geometry.lane_length))
@@ -200,10 +220,12 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
     edge = EDGE_SECONDS * fps
     cut_at_start = bool(first == 0 and frames[first] <= edge)
     cut_at_end = bool(file_frames is not None and last == len(frames) - 1 and frames[last] >= file_frames - 1 - edge)
-    short = seconds < rules.min_seconds_in_lane or abs(distance) < min_px
+    short = seconds < rules.min_seconds_in_lane or moved < minimum
     # Short only because of the edge: it moved along the lane at least at the pace the minimums ask
     # for (a parked or queueing vehicle did not), so had the recording gone on it would have met them.
-    edge_cut = short and (cut_at_start or cut_at_end) and speed >= min_px / max(rules.min_seconds_in_lane, 1 / fps)
+    pace = moved / max(seconds, 1 / fps)
+    edge_cut = short and (cut_at_start or cut_at_end) and pace >= minimum / max(rules.min_seconds_in_lane, 1 / fps)
+    far = _distance_text(distance, distance_m)
 
     if possibly is None and cls in site.exempt_classes:
         reason = f"{cls}: exempt by sight"
@@ -211,8 +233,8 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
         reason = "in the lane only within an exemption zone (turning or access)"
     elif seconds < rules.min_seconds_in_lane and not edge_cut:
         reason = f"in the lane {seconds:.1f} s, under the {rules.min_seconds_in_lane:g} s minimum"
-    elif abs(distance) < min_px and not edge_cut:
-        reason = f"moved {abs(distance):.0f} px along the lane, under {_distance_rule(rules, min_px)}"
+    elif moved < minimum and not edge_cut:
+        reason = f"moved {far} along the lane, under {_distance_rule(rules, min_px)}"
     elif in_force is None:
         reason = f"outside the hours of operation ({first_seen.astimezone(site.tz):%a %H:%M})"
     else:
@@ -221,12 +243,16 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
     edge_cut = bool(contravention and edge_cut)
     if edge_cut:
         edges = " and the ".join(name for name, cut in (("start", cut_at_start), ("end", cut_at_end)) if cut)
-        reason = (f"cut by the {edges} of the recording: in the lane {seconds:.1f} s and {abs(distance):.0f} px "
+        least = f"{rules.min_distance_m:g} m" if rules.min_distance_m is not None else f"{min_px:.0f} px"
+        reason = (f"cut by the {edges} of the recording: in the lane {seconds:.1f} s and {far} "
                   f"along it while in force ({in_force}), at a pace that would have met the "
-                  f"{rules.min_seconds_in_lane:g} s and {min_px:.0f} px minimums")
+                  f"{rules.min_seconds_in_lane:g} s and {least} minimums")
     elif contravention:
         direction = "" if distance > 0 else " against the direction of travel"
-        reason = f"drove {abs(distance):.0f} px along the lane{direction} for {seconds:.1f} s while in force ({in_force})"
+        if distance_m is None:
+            reason = f"drove {far} along the lane{direction} for {seconds:.1f} s while in force ({in_force})"
+        else:
+            reason = f"drove {far} along the bus lane{direction} in {seconds:.1f} s while in force ({in_force})"
     if possibly is not None:
         reason = f"possibly a {possibly}: check; {reason}"
     return PassageDecision(
@@ -248,10 +274,20 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
         cut_at_start=cut_at_start,
         cut_at_end=cut_at_end,
         edge_cut=edge_cut,
+        distance_m=None if distance_m is None else round(distance_m, 2),
     )
 
 
+def _distance_text(distance_px: float, distance_m: float | None) -> str:
+    """'300 px' uncalibrated; '42 m' (or '4.2 m' under ten metres) on a calibrated site."""
+    if distance_m is None:
+        return f"{abs(distance_px):.0f} px"
+    return f"{abs(distance_m):.1f} m" if abs(distance_m) < 10 else f"{abs(distance_m):.0f} m"
+
+
 def _distance_rule(rules: Thresholds, min_px: float) -> str:
+    if rules.min_distance_m is not None:
+        return f"the {rules.min_distance_m:g} m minimum"
     if rules.min_distance_px is not None:
         return f"the {rules.min_distance_px:g} px minimum"
     return f"the minimum of {rules.min_distance_share:.0%} of the lane ({min_px:.0f} px)"

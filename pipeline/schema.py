@@ -132,4 +132,9 @@ MIGRATIONS = [
     ALTER TABLE lane_passages ADD COLUMN superseded_by VARCHAR;
     ALTER TABLE contraventions ADD COLUMN superseded_by VARCHAR;
     """,
+    # Metres (issue 17): on a calibrated site (pipeline/calibration.py) the passage's progress along the
+    # lane on the road plane; NULL where the site has no calibration.
+    """
+    ALTER TABLE lane_passages ADD COLUMN distance_m DOUBLE;
+    """,
 ]

@@ -19,6 +19,8 @@ from pydantic import (
     AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator,
 )
 
+from pipeline.calibration import homography, rectangle, same_side
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
 
@@ -127,6 +129,9 @@ class Thresholds(_Strict):
         0.15, ge=0, le=1, description="progress along the centreline, as a share of its drawn length"
     )
     min_distance_px: float | None = Field(None, ge=0, description="progress along the centreline in pixels, if set")
+    min_distance_m: float | None = Field(
+        None, ge=0, description="progress along the lane in metres, if set (needs a calibration); used before the others"
+    )
     # 30 px/s on the Shenzhen bus lane (396 px long); riders there move at 0.11-0.16 lane lengths a second.
     rider_min_speed_share_s: float = Field(
         0.075, ge=0, description="a 'person' moving along the lane at least this many lane lengths a second is a rider"
@@ -140,6 +145,53 @@ class Thresholds(_Strict):
     def rider_speed_px_s(self, lane_length_px: float) -> float:
         return (self.rider_min_speed_px_s if self.rider_min_speed_px_s is not None
                 else self.rider_min_speed_share_s * lane_length_px)
+
+
+class Calibration(_Strict):
+    """A ground-plane homography from four points clicked on a frame (pipeline/calibration.py), so
+    distances along the lane are in metres. `method: points`: `image` pixels and their `ground`
+    coordinates in metres on the road. `method: lane_marking`: `image` is the near and far ends of one
+    dash of a lane line, then the points across the lane level with the far end and the near end; the
+    road coordinates follow from `lane_width_m` and `marking_length_m`."""
+
+    method: Literal["points", "lane_marking"]
+    image: list[Point] = Field(min_length=4, description="pixel (x, y) points clicked on a frame")
+    ground: list[Point] | None = Field(None, description="road (x, y) in metres, for method: points")
+    lane_width_m: float | None = Field(None, gt=0, description="lane edge to lane edge, for method: lane_marking")
+    marking_length_m: float | None = Field(None, gt=0, description="one dash's length, for method: lane_marking")
+    note: str = Field("", description="how the measurements were taken, quoted in the evidence")
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.method == "points":
+            if self.ground is None or self.lane_width_m is not None or self.marking_length_m is not None:
+                raise ValueError("method: points takes ground (metres, one per image point), not lane_width_m/marking_length_m")
+        else:
+            if self.lane_width_m is None or self.marking_length_m is None or self.ground is not None:
+                raise ValueError("method: lane_marking takes lane_width_m and marking_length_m, not ground")
+            if len(self.image) != 4:
+                raise ValueError(f"method: lane_marking takes exactly 4 image points, got {len(self.image)}")
+        self.homography()  # raises ValueError naming what is wrong with the points
+        return self
+
+    def ground_points(self) -> list[tuple[float, float]]:
+        return list(self.ground) if self.ground is not None else rectangle(self.lane_width_m, self.marking_length_m)
+
+    def homography(self):
+        """3x3 array taking image pixels to road metres."""
+        return homography(self.image, self.ground_points())
+
+    def describe(self) -> str:
+        """How the calibration was made, in a sentence for the case page, the evidence and the pack."""
+        if self.method == "lane_marking":
+            text = (f"ground-plane homography from the lane's width ({self.lane_width_m:g} m) and the length of one "
+                    f"lane-line dash ({self.marking_length_m:g} m), clicked at image points "
+                    + ", ".join(f"({x:g}, {y:g})" for x, y in self.image))
+        else:
+            text = (f"ground-plane homography from {len(self.image)} road points of known position: "
+                    + "; ".join(f"({x:g}, {y:g}) px = ({gx:g}, {gy:g}) m"
+                                for (x, y), (gx, gy) in zip(self.image, self.ground)))
+        return f"{text}{f' ({self.note})' if self.note else ''}"
 
 
 class StartTime(_Strict):
@@ -241,6 +293,20 @@ class SiteConfig(_Strict):
     detection: Detection = Detection()
     plates: Plates = Plates()
     processing: Processing = Processing()
+    calibration: Calibration | None = None
+
+    @model_validator(mode="after")
+    def _calibrated(self):
+        if self.calibration is None:
+            if self.thresholds.min_distance_m is not None:
+                raise ValueError("thresholds.min_distance_m needs a calibration block (metres are unknown without one)")
+            return self
+        # A zone beyond the horizon has no place on the road plane: the metres would be nonsense.
+        h, clicked = self.calibration.homography(), self.calibration.image
+        for name, points in [("centreline", self.centreline)] + [(f"lanes.{i}", p) for i, p in enumerate(self.lanes)]:
+            if not same_side(h, clicked, points):
+                raise ValueError(f"calibration: {name} reaches beyond the horizon the calibration points imply")
+        return self
 
     @field_validator("centreline")
     @classmethod
