@@ -16,6 +16,7 @@ from evidence.cli import app as evidence_app
 from evidence.cli import appeal_app, retention_app
 from evidence.keys import app as keys_app
 from evidence.pack.cli import app as pack_app
+from export.cli import app as export_app
 from pipeline.plates.cli import register as register_plate_commands
 from pipeline.site_check import app as site_app
 from review_app.cli import register as register_review_commands
@@ -103,12 +104,23 @@ def list_contraventions(
 
 
 @app.command()
-def report(db: Db) -> None:
-    """Morning report per camera: coverage, gaps, frame rate, failures, passages, contraventions."""
+def report(
+    db: Db,
+    accuracy: Annotated[bool, typer.Option("--accuracy", help="Also each camera's weeks as the officers decided them: "
+                                           "validated, rejected by reason, plates corrected, gaps, time to decision.")] = False,
+) -> None:
+    """Morning report per camera: coverage, gaps, frame rate, failures, passages, contraventions, rejections up."""
     from pipeline.history import verify_chain
     from pipeline.report import morning_report
     from pipeline.store import Store
 
+    if accuracy:
+        from pipeline.accuracy import accuracy as camera_weeks
+
+        weeks = camera_weeks(Store(db))
+        typer.echo("accuracy from officers' decisions, per camera and ISO week:" if weeks else "no decisions yet")
+        for w in weeks:
+            typer.echo(f"  {w.text()}")
     reports = morning_report(Store(db))
     if not reports:
         typer.echo("no footage recorded yet")
@@ -183,6 +195,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(retention_app, name="retention")
 app.add_typer(appeal_app, name="appeal")
 app.add_typer(pack_app, name="pack")
+app.add_typer(export_app, name="export")
 app.add_typer(site_app, name="site")
 app.add_typer(keys_app, name="keys")
 register_review_commands(app)

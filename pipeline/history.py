@@ -41,8 +41,9 @@ import duckdb
 
 GENESIS = "0" * 64
 # The tables whose rows the chain records, with their key column. Decisions and corrections are
-# review_app's, gaps whitelist's, packs and appeal holds evidence's: named here, never imported.
-CHAINED = {"decisions": "id", "plate_corrections": "id", "whitelist_gaps": "id", "packs": "id", "appeal_holds": "id"}
+# review_app's, gaps whitelist's, packs and appeal holds evidence's, exports export's: named here, never imported.
+CHAINED = {"decisions": "id", "plate_corrections": "id", "whitelist_gaps": "id", "packs": "id", "appeal_holds": "id",
+           "exports": "id"}
 # Statuses that only a decision sets, and the decision action that sets each.
 DECIDED_BY = {"validated": "validate", "rejected": "reject"}
 _AUDIT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "details", "record_table", "record_key",

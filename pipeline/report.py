@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from pipeline.accuracy import accuracy, rejection_jumps
 from pipeline.store import Store
 
 MIN_LEGAL_FPS = 5.0  # enforcement cameras must record at least 5 frames per second
@@ -44,12 +45,13 @@ class CameraReport:
     low_fps: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     missing_evidence: list[str] = field(default_factory=list)  # contravention ids with no evidence recorded
+    rejections_up: list[str] = field(default_factory=list)  # officers' rejections jumped (pipeline.accuracy)
     passages: int = 0
     contraventions: int = 0
 
     @property
     def faulty(self) -> bool:
-        return bool(self.failures or self.low_fps or self.missing_evidence)
+        return bool(self.failures or self.low_fps or self.missing_evidence or self.rejections_up)
 
     def lines(self) -> list[str]:
         out = [
@@ -62,11 +64,13 @@ class CameraReport:
         out += [f"  FAILED: {f}" for f in self.failures]
         out += [f"  EVIDENCE MISSING: {c} (re-run the batch, or `buslane evidence write --missing`)"
                 for c in self.missing_evidence]
+        out += [f"  {j}" for j in self.rejections_up]
         return out
 
 
 def morning_report(store: Store) -> list[CameraReport]:
-    """Per camera: coverage and gaps, frame rate, failed files, passages, contraventions and any without evidence."""
+    """Per camera: coverage and gaps, frame rate, failed files, passages, contraventions, any without evidence,
+    and a jump in the officers' rejections."""
     reports: dict[str, CameraReport] = {}
     files = store.query("SELECT * FROM footage_files ORDER BY camera_id, start_time NULLS LAST, path")
     for f in files:
@@ -95,4 +99,6 @@ def morning_report(store: Store) -> list[CameraReport]:
                             " WHERE id NOT IN (SELECT contravention_id FROM evidence_cases) ORDER BY camera_id, id")
     for u in unwritten:
         reports.setdefault(u["camera_id"], CameraReport(u["camera_id"])).missing_evidence.append(u["id"])
+    for jump in rejection_jumps(accuracy(store)):
+        reports.setdefault(jump.camera_id, CameraReport(jump.camera_id)).rejections_up.append(jump.text())
     return list(reports.values())

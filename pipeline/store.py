@@ -35,6 +35,7 @@ SCHEMA_MODULES = {
     "review": "review_app.schema",
     "packs": "evidence.pack.schema",
     "evidence": "evidence.schema",
+    "export": "export.schema",
     "history": "pipeline.history",  # last: it chains and records the rows the others' tables hold
 }
 # One write transaction at a time per database within a process (DuckDB's file lock keeps other

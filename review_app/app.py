@@ -11,12 +11,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from review_app.views import case, dashboard, gaps, handover, queue
-from review_app.views.common import CASE, CASE_PARAM, DASHBOARD, GAPS, HANDOVER, PAGES, QUEUE, context, go
+from review_app.views import case, dashboard, exports, gaps, handover, queue
+from review_app.views.common import (CASE, CASE_PARAM, DASHBOARD, EXPORTS, GAPS, HANDOVER, PAGES, QUEUE, context,
+                                     go)
 from review_app.views.signin import require_user
 
 RENDER = {QUEUE: queue.render, CASE: case.render, GAPS: gaps.render, DASHBOARD: dashboard.render,
-          HANDOVER: handover.render}
+          HANDOVER: handover.render, EXPORTS: exports.render}
 
 st.set_page_config(page_title="Bus lane review", layout="wide")
 ctx = context()

@@ -25,7 +25,7 @@ from review_app.services.decisions import REASONS
 class Decision:
     at: datetime
     officer: str
-    action: str           # validate | reject | reopen
+    action: str           # validate | reject | reopen | exported (to the back office, export.record)
     reason: str | None    # a reject reason as officers read it
     note: str | None
 
@@ -186,6 +186,8 @@ def load_facts(store: Store, contravention_id: str, metadata: dict) -> CaseFacts
             ' WHERE contravention_id = ? ORDER BY "at", id',
             [contravention_id],
         ).fetchall()
+        exports = con.execute("SELECT created_at, created_by, 'exported', NULL, kind || ' export ' || id || ' ('"
+                              " || file_name || ')' FROM exports WHERE list_contains(cases, ?)", [contravention_id]).fetchall()
         version = case.contravention["whitelist_version"]
         whitelist = con.execute(
             "SELECT id, imported_at, imported_by, file_name, sha256, entry_count FROM whitelist_versions WHERE id = ?",
@@ -194,8 +196,8 @@ def load_facts(store: Store, contravention_id: str, metadata: dict) -> CaseFacts
     return CaseFacts(
         case=case,
         metadata=metadata,
-        decisions=tuple(Decision(at, officer, action, REASONS.get(code, code) if code else None, note)
-                        for at, officer, action, code, note in decisions),
+        decisions=tuple(sorted((Decision(at, officer, action, REASONS.get(code, code) if code else None, note)
+                               for at, officer, action, code, note in decisions + exports), key=lambda d: d.at)),
         corrections=tuple(Correction(*row) for row in corrections),
         whitelist=WhitelistVersion(*whitelist) if whitelist else None,
     )

@@ -125,7 +125,7 @@ def record_view(store: Store, case_id: str, officer: str) -> None:
 
 
 def history(store: Store, case_id: str) -> list[HistoryEntry]:
-    """Decisions, plate corrections and whitelist gaps flagged for the case, oldest first."""
+    """Decisions, plate corrections, whitelist gaps flagged for the case and its exports, oldest first."""
     with store.connect() as con:
         decisions = con.execute(
             'SELECT "at", officer, action, reason_code, note FROM decisions WHERE contravention_id = ?', [case_id]
@@ -138,6 +138,8 @@ def history(store: Store, case_id: str) -> list[HistoryEntry]:
             "SELECT flagged_at, flagged_by, plate, category, note FROM whitelist_gaps WHERE contravention_id = ?",
             [case_id],
         ).fetchall()
+        exports = con.execute("SELECT created_at, created_by, id, kind, file_name FROM exports"
+                              " WHERE list_contains(cases, ?)", [case_id]).fetchall()
     entries = [
         HistoryEntry(at, officer, {"validate": "validated", "reject": "rejected", "reopen": "reopened"}[action]
                      + (f": {REASONS.get(reason, reason)}" if reason else "") + (f" - {note}" if note else ""))
@@ -149,5 +151,8 @@ def history(store: Store, case_id: str) -> list[HistoryEntry]:
         HistoryEntry(at, officer, f"flagged {plate} ({category}) as missing from the whitelist"
                      + (f" - {note}" if note else ""))
         for at, officer, plate, category, note in gaps
+    ] + [
+        HistoryEntry(at, officer, f"exported: {kind} export {export_id} ({file_name})")
+        for at, officer, export_id, kind, file_name in exports
     ]
     return sorted(entries, key=lambda e: e.at)

@@ -11,7 +11,8 @@ from review_app.config import AppConfig
 from review_app.services.users import User, UsersFile
 
 QUEUE, CASE, GAPS, DASHBOARD, HANDOVER = "Queue", "Case", "Whitelist gaps", "Dashboard", "Shift handover"
-PAGES = (QUEUE, CASE, GAPS, DASHBOARD, HANDOVER)
+EXPORTS = "Exports"
+PAGES = (QUEUE, CASE, GAPS, DASHBOARD, HANDOVER, EXPORTS)
 CASE_PARAM = "case"  # ?case=ID opens that case
 
 

@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from pipeline.accuracy import accuracy, rejection_jumps
 from review_app.services.dashboard import Dashboard, OnTime, dashboard
 from review_app.services.timefmt import local_text
 from review_app.views.common import Ctx
@@ -39,6 +40,27 @@ def render(ctx: Ctx) -> None:
                                               tooltip=list(per_hour.columns)),
         width="stretch",
     )
+    _cameras(ctx)
+
+
+def _cameras(ctx: Ctx) -> None:
+    """What the officers' decisions say about each camera, per ISO week (pipeline.accuracy)."""
+    st.subheader("Cameras by the officers' decisions")
+    weeks = accuracy(ctx.store)
+    if not weeks:
+        st.caption("No decisions yet.")
+        return
+    for jump in rejection_jumps(weeks):
+        st.warning(f"{jump.camera_id}: {jump.text()}")
+    st.dataframe(pd.DataFrame({
+        "Camera": [w.camera_id for w in weeks], "Week": [w.week for w in weeks], "Decided": [w.decided for w in weeks],
+        "Validated": [f"{w.validated_share:.0%}" for w in weeks], "Rejected": [f"{w.rejected_share:.0%}" for w in weeks],
+        "Rejections by reason": [w.reasons_text for w in weeks],
+        "Plates corrected": [w.corrected for w in weeks],
+        "Corrected positions": [w.positions_text for w in weeks],
+        "Whitelist gaps": [w.gaps for w in weeks],
+        "Median hours to decision": [round(w.median_hours_to_decision, 1) for w in weeks]}),
+        hide_index=True, width="stretch", key="camera_accuracy")
 
 
 def _target(d: Dashboard) -> None:
