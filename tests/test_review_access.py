@@ -352,3 +352,31 @@ def test_dashboard_share_within_14_days_equals_the_hand_count(tmp_path):
     by_week = {w.group: (w.within, w.counted) for w in d.on_time_by_week}
     assert by_week == {"2026-11-09": (2, 3), "2026-11-16": (1, 2), "2026-11-23": (1, 1)}
     assert [(x.case_id, x.officer, x.days_late) for x in d.late] == [("D-000000", "jo", 2), ("D-000004", "al", 1)]
+
+
+def test_the_dashboard_lists_late_decisions_and_an_empty_handover_note_is_said(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from review_app.config import DB_ENV, EVIDENCE_ENV, USERS_ENV
+
+    store = Store(tmp_path / "d.duckdb")
+    fill(store, 3, prefix="H")
+    with store.transaction() as con:  # H-000000 decided a day after its deadline
+        con.execute("""INSERT INTO decisions (contravention_id, officer, "at", action)
+                       SELECT id, 'sam', review_deadline + INTERVAL 1 DAY, 'validate' FROM contraventions
+                       WHERE id = 'H-000000'""")
+    users = UsersFile(tmp_path / "users.yaml")
+    sam = users.add("sam", "supervisor", "sam-password")
+    for name, value in ((DB_ENV, store.path), (USERS_ENV, users.path), (EVIDENCE_ENV, tmp_path / "evidence")):
+        monkeypatch.setenv(name, str(value))
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "review_app" / "app.py"), default_timeout=30)
+    at.query_params["s"] = Sessions(store, users).start(sam, "localhost").token
+    at.run()
+    at.sidebar.radio(key="page").set_value("Dashboard").run()
+    assert "Late decisions (1)" in [h.value for h in at.subheader]
+    late = next(d.value for d in at.dataframe if "Days late" in d.value.columns)
+    assert list(late["Case"]) == ["H-000000"] and list(late["Days late"]) == [1]
+    at.sidebar.radio(key="page").set_value("Shift handover").run()
+    next(b for b in at.button if b.label == "Add note").click().run()
+    assert "The note is empty" in at.error[-1].value
+    assert store.query("SELECT count(*) AS n FROM handover_notes")[0]["n"] == 0
