@@ -99,7 +99,7 @@ def render(ctx: Ctx) -> None:
 
 
 def _summary(case: Case) -> None:
-    a, b, c = st.columns([1, 1, 1])
+    a, b, c = st.columns([2, 3, 2])
     a.metric("Status", case.status)
     b.metric("Deadline", case.due() if case.status == "pending" else "-")
     c.metric("Plate", case.plate or "(no read)")
@@ -258,10 +258,11 @@ def _actions(ctx: Ctx, case: Case) -> None:
     with st.container(key="platebox"):
         st.text_input("Plate box (P): key in or correct the plate; Validate uses it", key=f"plate-{key}",
                       placeholder=case.plate or "no plate read: key it in")
-    validate_col, reject_col, correct_col = st.columns(3)
+    validate_col, reject_col, flag_col = st.columns(3)
     validate_col.button("Validate (V)", type="primary", key="validate", on_click=_validate, width="stretch", **on)
     reject_col.button("Reject (R)", key="reject-start", on_click=_start_reject, args=(case,), width="stretch")
-    correct_col.button("Correct plate", key="correct-plate", on_click=_correct, width="stretch", **on)
+    flag_col.button("Flag (F)", key="flag-start", on_click=_start_reject, args=(case, True), width="stretch",
+                    help="A permitted vehicle missing from the whitelist: reject it with a gap flag")
     confirm = st.session_state.get(f"confirm-{key}")
     if confirm:
         st.warning(f"The plate is {confirm}.")
@@ -269,7 +270,6 @@ def _actions(ctx: Ctx, case: Case) -> None:
                   args=(ctx, case, confirm))
     if st.session_state.get(f"rejecting-{key}"):
         _reject_panel(ctx, case)
-    st.caption(LEGEND)
 
 
 def _reject_panel(ctx: Ctx, case: Case) -> None:
@@ -290,12 +290,13 @@ def _reject_panel(ctx: Ctx, case: Case) -> None:
 
 
 def _moves(ctx: Ctx, case: Case) -> None:
-    back, forward, flag = st.columns(3)
-    back.button("Previous case (B)", key="case-prev", on_click=_move, args=(ctx, case, -1), width="stretch")
-    forward.button("Next case (N)", key="case-next", on_click=_move, args=(ctx, case, 1), width="stretch")
+    correct, back, forward = st.columns(3)
     if case.status == "pending":
-        flag.button("Flag permitted (F)", key="flag-start", on_click=_start_reject, args=(case, True),
-                    width="stretch")
+        correct.button("Correct plate", key="correct-plate", on_click=_correct, args=(ctx, case), width="stretch",
+                       help="Correct the plate to the plate box's, without deciding")
+    back.button("Previous (B)", key="case-prev", on_click=_move, args=(ctx, case, -1), width="stretch")
+    forward.button("Next (N)", key="case-next", on_click=_move, args=(ctx, case, 1), width="stretch")
+    st.caption(LEGEND)
 
 
 def _reopen_form(ctx: Ctx, case: Case) -> None:

@@ -11,14 +11,15 @@ function send(type, data) {
 
 function frameAt(t) { return Math.floor(t * fps + 1e-3); }
 
-function show() {
-  const n = frameAt(video.currentTime);
-  where.textContent = `frame ${n + 1} of the copy · footage frame ${firstFrame + n} · ${video.currentTime.toFixed(2)} s`;
+function show(t = video.currentTime) {
+  const n = frameAt(t);
+  where.textContent = `frame ${n + 1} of the copy · footage frame ${firstFrame + n} · ${t.toFixed(2)} s`;
   playButton.textContent = video.paused ? "Play" : "Pause";
   document.body.dataset.frame = String(n);
 }
 
-function tick() { show(); video.requestVideoFrameCallback(tick); }
+// While playing: the time of the frame on screen (currentTime runs ahead of it).
+function tick(_, frame) { show(frame.mediaTime); video.requestVideoFrameCallback(tick); }
 
 function toggle() { if (video.paused) { video.play(); } else { video.pause(); } show(); }
 
@@ -57,9 +58,7 @@ document.addEventListener("keydown", (e) => {
 document.getElementById("back").onclick = () => step(-1);
 document.getElementById("fwd").onclick = () => step(1);
 playButton.onclick = toggle;
-video.addEventListener("seeked", show);
-video.addEventListener("pause", show);
-video.addEventListener("play", show);
+for (const event of ["seeked", "pause", "play"]) video.addEventListener(event, () => show());
 
 window.addEventListener("message", (event) => {
   if (event.data.type !== "streamlit:render") return;
