@@ -45,6 +45,9 @@ QUIET_SECONDS_BEFORE_SKIPPING = 1.0
 # Batches of frames the detector may work on while the batch before them is tracked
 # (Processing.overlap_detection): enough for two inferences side by side.
 BATCHES_AHEAD = 2
+# An untracked box this confident near the lane switches detection to every frame (ByteTrack's
+# default threshold for starting a track).
+NEAR_MIN_CONFIDENCE = 0.25
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,11 @@ class Analyser:
             for frame, boxes in zip(batch, found.result()):
                 tracked = self.tracker.update(boxes, (info.height, info.width))
                 builder.add(frame.index, tracked)
-                state["near"] = bool(geometry.lookup(near_lane, tracked.ground_points).any())
+                # Untracked boxes count too: a fast vehicle seen every idle_stride frames moves too far
+                # for the tracker to confirm it, so waiting for a track would never switch to dense.
+                sure = boxes[boxes.confidence >= NEAR_MIN_CONFIDENCE]
+                state["near"] = bool(geometry.lookup(near_lane, np.concatenate(
+                    [tracked.ground_points, sure.ground_points])).any())
                 if self.plates is not None:
                     read_plates(frame, tracked)
             state["detected"] += len(batch)

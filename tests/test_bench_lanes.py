@@ -100,3 +100,12 @@ def test_process_finds_every_car_and_van_driving_along_the_jamcam_1_lane():
     assert result.baseline is None
     assert (result.process.labelled, result.process.found) == (5, 5), result.process.missed
     assert result.process.false_positives == ()
+
+
+def test_process_finds_the_fast_motorway_cars_seen_only_every_fifth_frame_at_first():
+    """Cars cross the 720p motorway view in under 2 s: detected every idle_stride frames they move too
+    far for the tracker to confirm them, so an untracked box near the lane must switch detection to
+    every frame (before, process found none of the three)."""
+    result = run_clip(load_labels(LABELS / "motorway.yaml"), with_baseline=False)
+    assert (result.process.labelled, result.process.found) == (3, 3), result.process.missed
+    assert result.process.false_positives == ()
