@@ -57,7 +57,7 @@ def test_decision_waits_for_a_batch_write_instead_of_failing(night_db):
         began = time.monotonic()
         store = Store(night_db)  # opening (and migrating) waits too
         case = next_pending(store)
-        outcome = decisions.validate(store, case, JO)
+        outcome = decisions.validate(store, case, JO, plate="AB51CDE")
         waited = time.monotonic() - began
     finally:
         rest, _ = writer.communicate(timeout=30)
@@ -107,7 +107,7 @@ def test_two_processes_deciding_one_case_record_one_decision(night_db):
         print(decisions.reject(Store({str(night_db)!r}), {case!r}, User("al", "officer"), "duplicate").ok)
     """)
     proc = subprocess.Popen([sys.executable, "-c", other], stdout=subprocess.PIPE, text=True)
-    mine = decisions.validate(Store(night_db), case, JO)
+    mine = decisions.validate(Store(night_db), case, JO, plate="AB51CDE")
     theirs = proc.communicate(timeout=60)[0].strip() == "True"
     assert [mine.ok, theirs].count(True) == 1
     rows = Store(night_db).query("SELECT officer FROM decisions")

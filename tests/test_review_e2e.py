@@ -91,23 +91,25 @@ def test_officer_rejects_a_case_with_a_whitelist_flag_in_chromium(running_app, t
 
             page.get_by_role("button", name="Review the most urgent case").click()
             page.get_by_role("heading", name=f"Case {case_id}").wait_for()
-            video = page.locator("video")
-            page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 2; }")
+            video = page.frame_locator('iframe[title*="buslane_player"]').locator("video")
+            video.evaluate("v => new Promise(r => { const go = () => v.readyState >= 2 ? r() : setTimeout(go, 50); go(); })")
             video.evaluate("v => v.play()")  # autoplay is on (muted); play() makes sure
             start = video.evaluate("v => v.currentTime")
-            page.wait_for_function(f"() => document.querySelector('video').currentTime > {start} + 0.5")
+            video.evaluate(f"v => new Promise(r => {{ const go = () => v.currentTime > {start} + 0.5 ? r() : setTimeout(go, 50); go(); }})")
             assert video.evaluate("v => v.readyState") >= 2 and not video.evaluate("v => v.error")
             shot = tmp_path / "review_case.png"
             page.screenshot(path=str(shot), full_page=True)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, SCREENSHOTS / "review_case.png")
 
-            page.get_by_label("Reject: reason").click()
-            page.get_by_role("option", name="Permitted vehicle not on the whitelist").click()
+            page.get_by_role("button", name="Reject (R)").click()
+            page.get_by_text("1 · Permitted vehicle not on the whitelist").click()
             page.get_by_text("Also flag it as a permitted vehicle missing from the whitelist").click()
+            page.get_by_label("Vehicle category").click()
+            page.get_by_role("option", name="bus", exact=True).click()
             page.get_by_label("Plate to flag").fill("BX12BUS")
             page.get_by_label("Note (required for Other; also kept with a flag)").fill("route 42 relief bus")
-            page.get_by_role("button", name="Reject").click()
+            page.get_by_role("button", name="Confirm reject (Enter)").click()
             page.get_by_text(f"{case_id} rejected (Permitted vehicle not on the whitelist); BX12BUS flagged").wait_for()
 
             page.get_by_text("Queue", exact=True).click()
