@@ -244,7 +244,7 @@ def test_a_self_consistent_forged_manifest_fails_its_signature_and_the_store(pac
 
 # --- refusals and the command line -----------------------------------------------------------------
 
-def test_pending_case_is_refused_then_packed_once_validated_even_without_a_plate(night, tmp_path):
+def test_pending_case_is_refused_then_packed_once_validated_with_the_unread_plate_keyed_in(night, tmp_path):
     store, root, (_, case_id) = copy_night(night, tmp_path / "copy")
     with pytest.raises(PackError, match=f"case {case_id} is pending: only validated cases can be packed"):
         build_pack(store, case_id, root, "al", tmp_path / "refused.zip")
@@ -253,15 +253,15 @@ def test_pending_case_is_refused_then_packed_once_validated_even_without_a_plate
     assert code == 1 and "is pending: only validated cases can be packed" in output
     assert not out.exists() and store.query("SELECT count(*) AS n FROM packs")[0]["n"] == 0
 
-    assert decisions.validate(store, case_id, AL).ok
+    assert decisions.validate(store, case_id, AL, plate="OY09FEU").ok  # unread: keyed in as it is validated
     code, output = run_cli("pack", case_id, "--db", store.path, "--out", out, "--root", root)
     assert code == 0 and str(out) in output, output
     with zipfile.ZipFile(out) as zf:
         summary = " ".join(pdf_text(zf.read(f"{case_id}/case_summary.pdf")).split())
         statement = statement_text(zf.read(f"{case_id}/witness_statement.docx"))
-    assert "Registration mark not read (no registration mark could be read from the footage)" in summary
+    assert "OY09FEU (entered by al; the plate reader read no registration mark)" in summary
     assert "The plate reader read no registration mark" in summary and "validated by al" in summary
-    assert "could not read the vehicle's registration mark" in statement
+    assert "The registration mark was corrected from no reading to OY09FEU by al" in statement
     code, _ = run_cli("pack", "create", case_id, "--db", store.path, "--out", tmp_path / "long.zip", "--root", root)
     assert code == 0 and verify_pack(tmp_path / "long.zip", store).ok
     actors = [r["actor"] for r in store.query("SELECT actor FROM audit_log WHERE action = 'pack.exported' ORDER BY id")]
@@ -270,7 +270,7 @@ def test_pending_case_is_refused_then_packed_once_validated_even_without_a_plate
 
 def test_altered_evidence_is_not_packed(night, tmp_path):
     store, root, (case_id, _) = copy_night(night, tmp_path / "copy")
-    assert decisions.validate(store, case_id, JO).ok
+    assert decisions.validate(store, case_id, JO, plate="OY09FEU").ok
     review = next(root.rglob(f"{case_id}/review.mp4"))
     data = bytearray(review.read_bytes())
     data[-100] ^= 0x01
@@ -284,7 +284,7 @@ def test_altered_evidence_is_not_packed(night, tmp_path):
 
 def test_case_page_offers_the_pack_for_a_validated_case_only(night, tmp_path, users_file, monkeypatch):  # noqa: F811
     store, root, (validated, pending) = copy_night(night, tmp_path / "copy")
-    assert decisions.validate(store, validated, JO).ok
+    assert decisions.validate(store, validated, JO, plate="OY09FEU").ok
     monkeypatch.setenv(DB_ENV, str(store.path))
     monkeypatch.setenv(USERS_ENV, str(users_file))
     monkeypatch.setenv(EVIDENCE_ENV, str(root))

@@ -109,7 +109,7 @@ def test_the_wrong_public_key_fails(packed, tmp_path):
 
 def test_without_a_key_no_pack_is_made(night, tmp_path, monkeypatch):
     store, root, (case_id, _) = copy_night(night, tmp_path / "copy")
-    assert decisions.validate(store, case_id, User("jo", "officer")).ok
+    assert decisions.validate(store, case_id, User("jo", "officer"), plate="OY09FEU").ok
     monkeypatch.setenv(KEY_ENV, str(tmp_path / "nowhere" / "key.pem"))
     with pytest.raises(PackError, match=r"no pack signing key at .*nowhere/key.pem: a council's packs must be signed"):
         build_pack(store, case_id, root, "jo", tmp_path / "pack.zip")
@@ -118,7 +118,7 @@ def test_without_a_key_no_pack_is_made(night, tmp_path, monkeypatch):
 
 def test_an_unmapped_os_user_cannot_export_a_pack(night, tmp_path, monkeypatch):
     store, root, (case_id, _) = copy_night(night, tmp_path / "copy")
-    assert decisions.validate(store, case_id, User("jo", "officer")).ok
+    assert decisions.validate(store, case_id, User("jo", "officer"), plate="OY09FEU").ok
     monkeypatch.setenv("BUSLANE_USERS", str(tmp_path / "users.yaml"))
     code, out = run_cli("pack", case_id, "--db", store.path, "--out", tmp_path / "pack.zip", "--root", root)
     assert code == 2 and "is not mapped to an officer" in out and "buslane users link NAME --os-user" in out, out
