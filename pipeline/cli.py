@@ -19,6 +19,7 @@ from evidence.pack.cli import app as pack_app
 from export.cli import app as export_app
 from pipeline.plates.cli import register as register_plate_commands
 from pipeline.site_check import app as site_app
+import pipeline.site_preview  # noqa: E402,F401  registers `site preview` on the site app
 from review_app.cli import register as register_review_commands
 from whitelist.cli import app as whitelist_app
 
