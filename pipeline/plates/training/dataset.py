@@ -69,11 +69,14 @@ def load_plates(root: Path = PLATE_SETS, side: str = "tune") -> list[Plate]:
         for photo in photos:
             if split_of(photo.truth) != side:
                 continue
-            path = root / set_name / photo.image
+            labels, path = root / set_name / "labels.csv", root / set_name / photo.image
+            try:
+                encode(photo.truth)
+            except ValueError as error:
+                raise ValueError(f"{labels}, row {photo.image}, field plate: {error}") from None
             image = cv2.imread(str(path))
             if image is None:
-                raise ValueError(f"{path}: not a readable image (labelled in {root / set_name / 'labels.csv'})")
-            encode(photo.truth)  # a bad label fails here, naming nothing downstream
+                raise ValueError(f"{path}: not a readable image (labelled in {labels})")
             plates.append(_neighbourhood(f"{set_name}/{photo.image}", photo.truth, image, photo.box))
     return plates
 
