@@ -60,11 +60,14 @@ def build_metadata(case: Case, site: SiteConfig, site_path: Path, segment: Segme
             "hours": site.hours.model_dump(mode="json"),
             "exempt_classes": site.exempt_classes,
             "in_force": p["in_force"],
+            # How pixels became metres on the road (pipeline/calibration.py); None: not calibrated.
+            "calibration": site.calibration.describe() if site.calibration else None,
             "passage": {
                 "id": p["id"],
                 "track_id": p["track_id"],
                 "seconds_in_lane": p["seconds_in_lane"],
                 "distance_px": p["distance_px"],
+                "distance_m": p.get("distance_m"),  # on a calibrated site (lane_rules.calibration)
                 "frames_in_lane": p["frames_in_lane"],
                 "reason": p["reason"],
             },

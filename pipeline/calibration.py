@@ -7,10 +7,13 @@ on the road are known (`SiteConfig.calibration`, see pipeline/site.py):
 - ``method: points`` — four (or more) image points with their road coordinates in metres, e.g. the
   corners of a box junction or of a bay measured with a tape. Exactly four: ``cv2.getPerspectiveTransform``
   (exact); more: ``cv2.findHomography`` (least squares over all of them).
-- ``method: lane_marking`` — the lane's width and the length of one dash of a lane line. The engineer
-  clicks the near and far ends of a dash on one edge of the lane, then the two points straight across
-  the lane on its other edge, level with the far end and then the near end. Those four are the corners
-  of a rectangle ``lane_width_m`` x ``marking_length_m`` on the road: (0, 0), (0, L), (W, L), (W, 0).
+- ``method: lane_marking`` — the lane's width and a known length of lane line. The engineer clicks the
+  near and far ends of a stretch of dashed line on one edge of the lane (one dash, or better from the
+  near end of one dash to the far end of a later one: a longer base places far points better), then
+  the two points straight across the lane on its other edge, level with the far end and then the near
+  end. Those four are the corners of a rectangle ``lane_width_m`` x ``marking_length_m`` on the road:
+  (0, 0), (0, L), (W, L), (W, 0). On the Shenzhen clip a single near dash put a dash three times as
+  far away 8-18% long; a run of two dashes measures both within 1.5% (tests/test_calibration.py).
 
 Distances along the lane are then measured between ground points mapped through the homography: the
 drawn centreline maps to a polyline in metres (straight lines stay straight), and a vehicle's progress
@@ -79,6 +82,6 @@ def to_ground(h: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def rectangle(lane_width_m: float, marking_length_m: float) -> list[tuple[float, float]]:
-    """Road coordinates of the lane_marking method's four clicks, in their order: the dash's near end,
-    its far end, across the lane from the far end, across from the near end."""
+    """Road coordinates of the lane_marking method's four clicks, in their order: the marking's near
+    end, its far end, across the lane from the far end, across from the near end."""
     return [(0.0, 0.0), (0.0, marking_length_m), (lane_width_m, marking_length_m), (lane_width_m, 0.0)]

@@ -150,15 +150,17 @@ class Thresholds(_Strict):
 class Calibration(_Strict):
     """A ground-plane homography from four points clicked on a frame (pipeline/calibration.py), so
     distances along the lane are in metres. `method: points`: `image` pixels and their `ground`
-    coordinates in metres on the road. `method: lane_marking`: `image` is the near and far ends of one
-    dash of a lane line, then the points across the lane level with the far end and the near end; the
-    road coordinates follow from `lane_width_m` and `marking_length_m`."""
+    coordinates in metres on the road. `method: lane_marking`: `image` is the near and far ends of a
+    stretch of lane line of known length (one dash, or better a run of dashes and gaps), then the points
+    across the lane level with the far end and the near end; the road coordinates follow from
+    `lane_width_m` and `marking_length_m`."""
 
     method: Literal["points", "lane_marking"]
     image: list[Point] = Field(min_length=4, description="pixel (x, y) points clicked on a frame")
     ground: list[Point] | None = Field(None, description="road (x, y) in metres, for method: points")
     lane_width_m: float | None = Field(None, gt=0, description="lane edge to lane edge, for method: lane_marking")
-    marking_length_m: float | None = Field(None, gt=0, description="one dash's length, for method: lane_marking")
+    marking_length_m: float | None = Field(
+        None, gt=0, description="lane line from the first click to the second, for method: lane_marking")
     note: str = Field("", description="how the measurements were taken, quoted in the evidence")
 
     @model_validator(mode="after")
@@ -184,8 +186,8 @@ class Calibration(_Strict):
     def describe(self) -> str:
         """How the calibration was made, in a sentence for the case page, the evidence and the pack."""
         if self.method == "lane_marking":
-            text = (f"ground-plane homography from the lane's width ({self.lane_width_m:g} m) and the length of one "
-                    f"lane-line dash ({self.marking_length_m:g} m), clicked at image points "
+            text = (f"ground-plane homography from the lane's width ({self.lane_width_m:g} m) and "
+                    f"{self.marking_length_m:g} m of lane marking, clicked at image points "
                     + ", ".join(f"({x:g}, {y:g})" for x, y in self.image))
         else:
             text = (f"ground-plane homography from {len(self.image)} road points of known position: "

@@ -48,6 +48,7 @@ LANE = (0, 200, 0)          # BGR, as on the evidence's review copies (evidence/
 ZONE = (255, 128, 0)
 CENTRELINE = (0, 220, 255)
 IGNORE = (160, 160, 160)
+PLAIN = 48                  # the grey of a plain background
 VEHICLE = (255, 255, 255)   # tracked, never in the lane
 PASSAGE = (0, 165, 255)     # in the lane, not a contravention
 CONTRAVENTION = (0, 0, 255)
@@ -138,11 +139,12 @@ def _copy_excerpt(footage: Path, out: Path, first_second: float, seconds: float)
     return first, fps
 
 
-def frames(preview: Preview) -> Iterator[tuple[int, np.ndarray]]:
-    """(excerpt frame number, annotated BGR picture with the verdict panel below it) for each frame."""
+def frames(preview: Preview, plain: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """(excerpt frame number, annotated BGR picture with the verdict panel below it) for each frame;
+    `plain`: drawn on grey instead of the footage (for documents that may not carry the footage)."""
     with open_footage(preview.excerpt) as video:
         for index, bgr in video.frames():
-            yield index, annotate(preview, index, bgr)
+            yield index, annotate(preview, index, np.full_like(bgr, PLAIN) if plain else bgr)
 
 
 def annotate(preview: Preview, index: int, bgr: np.ndarray) -> np.ndarray:
@@ -214,16 +216,16 @@ def render_mp4(site: SiteConfig, footage: Path, out: Path, start_second: float =
 
 
 def render_png(site: SiteConfig, footage: Path, second: float | None = None, seconds: float = DEFAULT_SECONDS,
-               start: datetime | None = None, analyser: Analyser | None = None) -> bytes:
+               start: datetime | None = None, analyser: Analyser | None = None, plain: bool = False) -> bytes:
     """One annotated frame as PNG: the one at `second` (default: the middle of the footage), judged on
-    the `seconds` of footage around it."""
+    the `seconds` of footage around it; `plain`: on grey, without the footage's pixels."""
     if second is None:
         second = footage_seconds(Path(footage)) / 2
     first = max(0.0, second - seconds / 2)
     with analyse_excerpt(site, footage, first, seconds, start, analyser) as preview:
         wanted = round(second * preview.result.info.fps) - preview.first_frame
         picture = None
-        for index, picture in frames(preview):
+        for index, picture in frames(preview, plain):
             if index >= wanted:
                 break
         ok, png = cv2.imencode(".png", picture)
@@ -254,6 +256,7 @@ def preview_command(
     start_second: Annotated[Optional[float], typer.Option(help="where the excerpt starts; for a PNG, the frame shown (default: the middle)")] = None,
     seconds: Annotated[float, typer.Option(help="length of the excerpt analysed")] = DEFAULT_SECONDS,
     start: Annotated[Optional[datetime], typer.Option(help="start of the footage, if the site takes it from the command line")] = None,
+    plain: Annotated[bool, typer.Option(help="PNG only: draw on grey, without the footage's pixels (for documents)")] = False,
 ) -> None:
     """Draw the site's zones, every tracked vehicle and each lane passage's verdict on the footage."""
     if out.suffix.lower() not in (".mp4", ".png"):
@@ -262,7 +265,7 @@ def preview_command(
     try:
         config = load_site(site)
         if out.suffix.lower() == ".png":
-            out.write_bytes(render_png(config, footage, start_second, seconds, start))
+            out.write_bytes(render_png(config, footage, start_second, seconds, start, plain=plain))
             typer.echo(f"wrote {out}")
             return
         passages = render_mp4(config, footage, out, start_second or 0.0, seconds, start)

@@ -118,3 +118,23 @@ def test_lane_rules_measure_and_judge_in_metres_on_a_calibrated_site():
     plain = SiteConfig.model_validate(site.model_dump() | {"calibration": None})
     d = judge(car_along(1.0, 15.0), LaneGeometry(plain, 640, 360), plain, 25.0, start)
     assert d.distance_m is None and " px along the lane for 2.0 s" in d.reason
+
+
+def test_the_pack_states_metres_and_how_the_camera_was_calibrated():
+    from types import SimpleNamespace
+
+    from evidence.pack.facts import CaseFacts
+
+    site = SiteConfig.model_validate(site_with(calibration={
+        "method": "lane_marking", "image": SHENZHEN_RUN, "lane_width_m": 3.25, "marking_length_m": 8.0,
+        "note": "width and dashes measured on site, 2026-11-20"}))
+    facts = CaseFacts(SimpleNamespace(passage={"distance_px": 126.0, "distance_m": 23.4}),
+                      {"lane_rules": {"calibration": site.calibration.describe()}}, (), (), None)
+    assert facts.distance_text() == (
+        "23.4 m along the lane's centre line, measured on the road plane (126 px in the image); calibration: "
+        "ground-plane homography from the lane's width (3.25 m) and 8 m of lane marking, "
+        "clicked at image points (314.5, 320), (309.2, 197.5), (397.5, 199.2), (448.7, 316.2) "
+        "(width and dashes measured on site, 2026-11-20)")
+    uncalibrated = CaseFacts(SimpleNamespace(passage={"distance_px": 126.0, "distance_m": None}),
+                             {"lane_rules": {"calibration": None}}, (), (), None)
+    assert uncalibrated.distance_text().endswith("(image pixels, not calibrated to metres)")

@@ -112,6 +112,15 @@ class CaseFacts:
     def hours_text(self) -> str:
         return hours_text(self.metadata["lane_rules"]["hours"])
 
+    def distance_text(self) -> str:
+        """How far the vehicle went along the lane: metres and how the camera was calibrated, else pixels."""
+        metres, px = self.passage.get("distance_m"), self.passage["distance_px"]
+        calibration = self.metadata["lane_rules"].get("calibration")
+        if metres is None or not calibration:
+            return f"{px:.0f} px along the lane's centre line (image pixels, not calibrated to metres)"
+        return (f"{abs(metres):.1f} m along the lane's centre line, measured on the road plane "
+                f"({abs(px):.0f} px in the image); calibration: {calibration}")
+
     def whitelist_text(self) -> str:
         """What the check of the case's plate against the list of permitted vehicles found."""
         entry, near = self.row["whitelist_entry"], self.row["whitelist_near_miss"]

@@ -92,8 +92,7 @@ def _first_page(facts: CaseFacts, header: PackHeader, folder: Path) -> list[Flow
         ("Entered the lane", facts.moment(case.first_frame)),
         ("Left the lane", facts.moment(case.last_frame)),
         ("Time in the lane", f"{passage['seconds_in_lane']:.2f} s ({passage['frames_in_lane']} frames at {case.fps:g} fps)"),
-        ("Distance along the lane", f"{passage['distance_px']:.0f} px along the lane's centre line "
-                                    "(image pixels, not calibrated to metres)"),
+        ("Distance along the lane", facts.distance_text()),
         ("Vehicle", f"{row['vehicle_class']} (as classified by the vehicle detector)"),
         ("Registration mark", facts.plate_text()),
         ("Plate's country", facts.country_text()),
@@ -162,7 +161,8 @@ def _plate(facts: CaseFacts) -> list[Flowable]:
 def _lane_rules(facts: CaseFacts) -> list[Flowable]:
     rules, site = facts.metadata["lane_rules"], facts.metadata["site_config"]
     t = rules["thresholds"]
-    distance = (f"{t['min_distance_px']:g} px" if t.get("min_distance_px") is not None
+    distance = (f"{t['min_distance_m']:g} m" if t.get("min_distance_m") is not None
+                else f"{t['min_distance_px']:g} px" if t.get("min_distance_px") is not None
                 else f"{t['min_distance_share']:.0%} of the lane's drawn length")
     return [
         _heading("Lane rules and hours in force"),
