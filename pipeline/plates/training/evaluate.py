@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.plates.training.dataset import Plate, sample
+from pipeline.plates.training.dataset import Plate, clean_crop, sample
 
 WIDTHS = (110, 80, 60, 45)  # issue 14's held-out ladder rungs
 DRAWS = 3
@@ -56,6 +56,7 @@ class Score:
 class Ladder:
     texts: tuple[str, ...]  # per plate
     crops: dict[tuple[int, int], np.ndarray]  # (width, draw) -> (plates, 64, 128, 3) RGB
+    sharp: np.ndarray  # each plate as photographed, (plates, 64, 128, 3) RGB
 
     @classmethod
     def of(cls, plates: Sequence[Plate], widths: Sequence[int] = WIDTHS, draws: int = DRAWS) -> Ladder:
@@ -68,7 +69,7 @@ class Ladder:
                         for p in plates
                     ]
                 )
-        return cls(tuple(p.text for p in plates), crops)
+        return cls(tuple(p.text for p in plates), crops, np.stack([clean_crop(p) for p in plates]))
 
     def score(self, read: ReadTexts) -> Score:
         by_width: dict[int, list[float]] = {}
@@ -78,9 +79,17 @@ class Ladder:
         return Score(tuple(Rung(w, tuple(a)) for w, a in by_width.items()))
 
 
-def region_reads(model: str | Path, ladder: Ladder) -> np.ndarray:
-    """The region (country) index an ONNX model gives each of the ladder's crops."""
+def region_agreement(model: str | Path, reference: str | Path, ladder: Ladder) -> dict[int, float]:
+    """Per width, the share of crops whose region (country) `model` reads as `reference` reads
+    the same plate sharp and full size: how well the country read survives small plates."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    return np.concatenate([session.run(["region"], {"input": crops})[0].argmax(-1) for crops in ladder.crops.values()])
+    def regions(path: str | Path, images: np.ndarray) -> np.ndarray:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(["region"], {"input": images})[0].argmax(-1)
+
+    truth = regions(reference, ladder.sharp)
+    by_width: dict[int, list[float]] = {}
+    for (width, _), crops in ladder.crops.items():
+        by_width.setdefault(width, []).append(float(np.mean(regions(model, crops) == truth)))
+    return {width: float(np.mean(shares)) for width, shares in by_width.items()}

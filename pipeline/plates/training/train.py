@@ -38,7 +38,7 @@ from pipeline.plates.training.dataset import (
     make_batch,
     split_held_back,
 )
-from pipeline.plates.training.evaluate import DRAWS, Ladder, Score, region_reads
+from pipeline.plates.training.evaluate import DRAWS, Ladder, Score, region_agreement
 from pipeline.plates.training.export import export
 from pipeline.plates.training.model import TrainableOCR, loss_fn
 
@@ -186,8 +186,10 @@ def main(
         ocr = FastPlateOCR(model, config)
         score = validation.score(lambda crops: [r.text for r in ocr.read(crops)])
         print(f"  {name:<11} mean {score.mean:6.1%}  {score.summary()}", flush=True)
-    agree = np.mean(region_reads(base, validation) == region_reads(out, validation))
-    print(f"  country (region head) read as the base model reads it on the same crops: {agree:.1%}")
+    print("country (region head) read as the base model reads the plate sharp and full size:")
+    for name, model in (("base", base), ("fine-tuned", out)):
+        agree = region_agreement(model, base, validation)
+        print(f"  {name:<11} " + "  ".join(f"{width} px {share:6.1%}" for width, share in agree.items()), flush=True)
 
 
 if __name__ == "__main__":
