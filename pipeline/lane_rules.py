@@ -41,6 +41,9 @@ DECISIVE_MIN_BOXES = 5  # fewer boxes are a glimpse, not a vote
 # The first and last frames of a file within this time count as its edge: the tracker needs a frame
 # or two to confirm a vehicle, and the motion test a few to wake.
 EDGE_SECONDS = 0.2
+# A vehicle seen in the lane for less than this share of the minimum time is a glimpse at the edge
+# (a rider crossing the corner of the view), not a passage worth an officer's look.
+EDGE_MIN_SHARE = 0.5
 
 
 class LaneGeometry:
@@ -224,7 +227,8 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
     # Short only because of the edge: it moved along the lane at least at the pace the minimums ask
     # for (a parked or queueing vehicle did not), so had the recording gone on it would have met them.
     pace = moved / max(seconds, 1 / fps)
-    edge_cut = short and (cut_at_start or cut_at_end) and pace >= minimum / max(rules.min_seconds_in_lane, 1 / fps)
+    edge_cut = (short and (cut_at_start or cut_at_end) and seconds >= EDGE_MIN_SHARE * rules.min_seconds_in_lane
+                and pace >= minimum / max(rules.min_seconds_in_lane, 1 / fps))
     far = _distance_text(distance, distance_m)
 
     if possibly is None and cls in site.exempt_classes:
