@@ -120,7 +120,8 @@ def test_officer_rejects_a_case_with_a_whitelist_flag_in_chromium(running_app, t
             page.get_by_role("heading", name="Permitted vehicles missing from the whitelist").wait_for()
             with page.expect_download() as download:
                 # The button lives in the download component's frame: the file comes over the session's websocket.
-                page.frame_locator('iframe[title*="buslane_download"]').get_by_role(
+                # (the queue page's frame may linger a moment: the last one is this page's)
+                page.frame_locator('iframe[title*="buslane_download"]').last.get_by_role(
                     "button", name="Download CSV (1 open gaps)").click()
             csv = Path(download.value.path()).read_text()
         finally:
