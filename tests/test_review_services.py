@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from evidence.settings import move_root
 from pipeline.store import Store
 from review_app.bench import fill
 from review_app.services import corrections, decisions, gaps, handover
@@ -323,6 +324,8 @@ def test_next_and_previous_case_follow_the_queue(queue_db):
 # --- case, dashboard, handover ---------------------------------------------------------------
 
 def test_case_without_evidence_yet(night_db, tmp_path):
+    (tmp_path / "evidence").mkdir()
+    move_root(night_db, tmp_path / "evidence")  # the database's recorded root, as if its folders were lost
     case = load_case(night_db, next_pending(night_db), tmp_path / "evidence")
     assert case.evidence.review is None and case.evidence.folder == (
         tmp_path / "evidence" / "SZ-BUSLANE-01" / "2016-03-18" / case.id)
