@@ -12,7 +12,8 @@ from tests.conftest import SHARED
 
 def test_resolves_the_shared_models():
     assert resolve_model("vehicle_detector") == SHARED / "models" / "yolo11n_int8_openvino_model"
-    assert resolve_model("plate_ocr").name == "cct_xs_v2_global.onnx"  # the default OCR
+    assert resolve_model("plate_ocr").name == "plate_ocr_finetuned.onnx"  # the default OCR: v2 fine-tuned here
+    assert resolve_model("plate_ocr_v2").name == "cct_xs_v2_global.onnx"  # as it ships, selectable
     assert resolve_model("plate_ocr_v1").name == "cct_xs_v1_global.onnx"  # still selectable
 
 

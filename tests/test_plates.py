@@ -172,8 +172,9 @@ def test_default_ocr_reads_the_sample_photos_exactly_with_their_country(reader, 
     assert is_foreign(country) == (country != UK)
 
 
-def test_v2_ocr_reads_the_sample_crops_with_their_region():
-    ocr = FastPlateOCR(resolve_model("plate_ocr"), resolve_model("plate_ocr_config"))
+@pytest.mark.parametrize("model", ["plate_ocr_v2", "plate_ocr"])  # as it ships, and the fine-tuned default
+def test_v2_ocr_reads_the_sample_crops_with_their_region(model):
+    ocr = FastPlateOCR(resolve_model(model), resolve_model("plate_ocr_config"))
     crops = [cv2.cvtColor(cv2.imread(str(SAMPLES / f"plate_crop_{t}.png")), cv2.COLOR_BGR2RGB) for t in ("AD799KB", "KRW301")]
     reads = ocr.read(crops)
     assert [r.text for r in reads] == ["AD799KB", "KRW301"]
