@@ -188,7 +188,7 @@ def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
             print(f"\nkeyboard alone: {len(times)} decisions, {sum(times) / len(times):.2f} s per decision "
                   f"(min {min(times):.2f}, max {max(times):.2f})")
             keyed = {r["contravention_id"] for r in store.query("SELECT contravention_id FROM plate_corrections")}
-            assert keyed & set(ids) == {c for i, c in enumerate(ids) if kind(i) == "unread"}  # the unread ones, and only they, keyed in
+            assert keyed & set(ids) == {c for i, c in enumerate(ids) if kind(i) == "unread"}  # only the unread
         finally:
             browser.close()
 
