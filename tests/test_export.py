@@ -24,6 +24,7 @@ from review_app.services import corrections, decisions
 from review_app.services.users import User
 from tests.conftest import CLI_OFFICER, NL_CLIP, NL_SITE, buslane
 from tests.test_pack import copy_night, pdf_text
+from tests.test_review_app import click, db, goto, signed_in, users_file  # noqa: F401 (db, users_file: fixtures)
 
 JO, SAM = User("jo", "officer"), User("sam", "supervisor")
 FORMULA = '=HYPERLINK("http://x","click")'
@@ -46,13 +47,13 @@ def decided(night, tmp_path_factory) -> Decided:
     db = folder / "night.duckdb"
     buslane("process", NL_SITE, NL_CLIP, "--db", db, "--no-progress", "--start", "2026-11-20T08:15:00",
             "--evidence", root)
-    (dutch,) = [r["id"] for r in store.query("SELECT id FROM contraventions WHERE status = 'pending' AND id NOT IN (?, ?)",
-                                             [corrected, uk])]
+    dutch = store.query("SELECT id FROM contraventions WHERE camera_id = 'NL-HANDHELD-TEST' AND plate IS NOT NULL"
+                        " AND plate_country = 'Netherlands' ORDER BY first_seen LIMIT 1")[0]["id"]
     with store.connect() as con:  # the council's own free text must not run as a formula in a spreadsheet
         con.execute("UPDATE contraventions SET plate_country = ? WHERE id = ?", [UK, uk])
         con.execute("UPDATE contraventions SET location = ? WHERE id = ?", [FORMULA, dutch])
     assert corrections.correct_plate(store, corrected, JO, "OY09 FEU").ok
-    for case_id, plate in ((corrected, None), (uk, "MT45 6BJ"), (dutch, None)):
+    for case_id, plate in ((corrected, None), (uk, "MT56 BJX"), (dutch, None)):
         outcome = decisions.validate(store, case_id, JO, plate)
         assert outcome.ok, outcome.message
     return Decided(store, db, folder, corrected, uk, dutch)
@@ -114,7 +115,7 @@ def test_a_reopened_case_goes_again_only_when_named_and_shows_its_export(decided
     assert len(holding) == 2 and holding[1]["again"] == [case_id]
     # the pack made for the second export was built after the first: its history states that export
     with zipfile.ZipFile(decided.folder / "packs" / row["pack_file"]) as zf:
-        assert f"export {first}" in pdf_text(zf.read(f"{case_id}/case_summary.pdf"))
+        assert first in pdf_text(zf.read(f"{case_id}/case_summary.pdf"))
     assert hash_file(decided.folder / "packs" / row["pack_file"])[0] == row["pack_sha256"]
     with decided.store.connect() as con:
         assert verify_chain(con).ok
@@ -144,12 +145,27 @@ def test_keeper_enquiry_sends_uk_and_unknown_plates_and_foreign_ones_apart(decid
     enquiry = {r["case_id"]: r for r in csv.DictReader(out.open())}
     abroad = {r["case_id"]: r for r in csv.DictReader(foreign.open())}
     assert set(enquiry) == {decided.corrected, decided.uk} and set(abroad) == {decided.dutch}
-    assert enquiry[decided.uk]["plate_country"] == UK and enquiry[decided.uk]["plate"] == "MT456BJ"
+    assert enquiry[decided.uk]["plate_country"] == UK and enquiry[decided.uk]["plate"] == "MT56BJX"
     assert enquiry[decided.corrected]["plate_country"] == "unknown"  # listed as such, never guessed
     assert enquiry[decided.corrected]["contravention_date"] == "2016-03-18"
     assert abroad[decided.dutch]["plate_country"] == "Netherlands"
     buslane("export", "keeper-enquiry", "--db", decided.db, "--out", out, "--foreign", foreign)
     assert list(csv.DictReader(out.open())) == [] and list(csv.DictReader(foreign.open())) == []
+
+
+def test_a_supervisor_exports_from_the_app_and_the_download_is_session_checked(db):
+    store = Store(db)
+    ids = [r["id"] for r in store.query("SELECT id FROM contraventions WHERE status = 'pending' ORDER BY id")]
+    for case_id, plate in zip(ids, ("OY09 FEU", "MT56 BJX")):
+        assert decisions.validate(store, case_id, JO, plate).ok
+    assert "Only a supervisor" in goto(signed_in("jo"), "Exports").warning[0].value
+    at = click(goto(signed_in("sam"), "Exports"), "Make export")
+    (export,) = store.query("SELECT * FROM exports")
+    assert sorted(export["cases"]) == sorted(ids) and export["created_by"] == "sam"
+    assert list(at.dataframe[0].value["Export"]) == [export["id"]]
+    button = next(e for e in at.get("component_instance") if e.key == f"export-file-{export['id']}")
+    assert f'Download {export["file_name"]} (2 cases)' in button.proto.json_args
+    assert all((db.parent / "exports" / "packs" / f"{i}_evidence_pack.zip").is_file() for i in ids)
 
 
 T0 = datetime(2026, 3, 3, 8, 0, tzinfo=timezone.utc)  # Tuesday of ISO week 2026-W10 (GMT)

@@ -195,8 +195,9 @@ def load_facts(store: Store, contravention_id: str, metadata: dict) -> CaseFacts
             ' WHERE contravention_id = ? ORDER BY "at", id',
             [contravention_id],
         ).fetchall()
-        exports = con.execute("SELECT created_at, created_by, 'exported', NULL, kind || ' export ' || id || ' ('"
-                              " || file_name || ')' FROM exports WHERE list_contains(cases, ?)", [contravention_id]).fetchall()
+        exports = con.execute(  # handed to the back office (export.record): part of the case's history
+            "SELECT created_at, created_by, 'exported', NULL, kind || ' export ' || id || ' (' || file_name || ')'"
+            " FROM exports WHERE list_contains(cases, ?)", [contravention_id]).fetchall()
         version = case.contravention["whitelist_version"]
         whitelist = con.execute(
             "SELECT id, imported_at, imported_by, file_name, sha256, entry_count FROM whitelist_versions WHERE id = ?",

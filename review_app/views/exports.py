@@ -18,7 +18,7 @@ from export.record import Recorded
 from pipeline.store import audit
 from review_app.components.download import Download, download_button
 from review_app.services.timefmt import local_text
-from review_app.views.common import Ctx, flash
+from review_app.views.common import Ctx, flash, show_flash
 from review_app.views.signin import signed_in_fetch
 
 TZ = "Europe/London"
@@ -31,6 +31,7 @@ def packs_folder(ctx: Ctx):
 
 def render(ctx: Ctx) -> None:
     st.title("Exports to penalty processing")
+    show_flash()
     if not ctx.user.is_supervisor:
         st.warning("Only a supervisor can export cases to penalty processing.")
         return
