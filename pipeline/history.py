@@ -107,7 +107,7 @@ class ChainCheck:
         head = self.head.text() if self.head else "empty"
         if self.ok:
             return [f"OK history: {self.rows} audit rows chained, {self.records} decisions, corrections, gaps, "
-                    f"packs and appeal holds match their records; head {head}"]
+                    f"packs, appeal holds and exports match their records; head {head}"]
         return [f"BROKEN history: {len(self.breaks)} problems; first broken row: {self.breaks[0].text()}",
                 *(f"  {b.text()}" for b in self.breaks), f"  (head as stored: {head})"]
 
