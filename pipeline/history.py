@@ -1,7 +1,7 @@
 """A history that proves itself: one sha256 hash chain through the audit log.
 
 Design: the audit log is the single chain, and every write to a chained table (decisions, plate
-corrections, whitelist gaps, packs, appeal holds: CHAINED) writes the row's full content into the
+corrections, whitelist gaps, packs, appeal holds, exports: CHAINED) writes the row's full content into the
 audit row that records it (`record_table`, `record_key`, `record`).
 
 - Each audit row carries `prev_hash`, the `row_hash` of the row before it (by id; GENESIS for the
