@@ -174,8 +174,6 @@ def test_the_pack_comes_only_to_the_signed_in_page_and_dies_with_it(app, page):
 
 
 @needs_chromium
-@pytest.mark.xfail(strict=True, reason="the case page still shows the stills with st.image, at /media/ URLs "
-                                       "(its player work, not the downloads')")
 def test_no_url_serves_a_cases_evidence_media_to_a_client_without_a_session(app, page):
     url, case_a = app["url"], app["a"]
     seen: list[str] = []

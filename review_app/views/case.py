@@ -12,6 +12,8 @@ shortcuts press have fixed keys (streamlit-shortcuts finds them by key).
 
 from __future__ import annotations
 
+import base64
+import html
 import tempfile
 from pathlib import Path
 
@@ -124,15 +126,32 @@ def _evidence(case: Case) -> None:
             st.caption("The review copy's frame rate is not recorded: frame numbers assume 25 fps.")
 
 
+# Stills go inline as data: URIs, so no /media/ URL outlives the session (st.image would make one);
+# a click on a still toggles it full screen (CSS only: st.html runs no script).
+_ZOOM_CSS = """<style>
+.still input {display: none}
+.still img {width: 100%; cursor: zoom-in}
+.still input:checked + img {position: fixed; inset: 0; width: 100vw; height: 100vh; object-fit: contain;
+  background: #000; z-index: 100000; cursor: zoom-out}
+</style>"""
+
+
+def _still_html(png: bytes, caption: str, width: str = "100%") -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<label class="still" style="display:block;max-width:{width}"><input type="checkbox">'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(caption)}"></label>'
+            f'<div style="font-size:0.8em;opacity:0.7">{html.escape(caption)}</div>')
+
+
 def _stills(case: Case) -> None:
-    """The PNG stills as written (data bar legible); Streamlit's full-screen button zooms them."""
+    """The PNG stills as written (data bar legible); click one to see it full screen."""
     ev = case.evidence
     stills = [(p, label) for p, label in ((ev.overview, "Overview"), (ev.closeup, "Close-up")) if p]
     for column, (path, label) in zip(st.columns(max(1, len(stills))), stills):
-        column.image(str(path), caption=f"{label} (hover, then full screen to zoom)", output_format="PNG",
-                     width="stretch")
+        with column:
+            st.html(_ZOOM_CSS + _still_html(path.read_bytes(), f"{label} (click to zoom)"))
     if ev.closeup is None and case.plate_crop:
-        st.image(case.plate_crop, caption="Plate crop (from the plate reader)", width=240, output_format="PNG")
+        st.html(_ZOOM_CSS + _still_html(case.plate_crop, "Plate crop (from the plate reader)", "240px"))
 
 
 def _plate(ctx: Ctx, case: Case) -> None:
