@@ -15,6 +15,7 @@ import subprocess
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import docx
 import numpy as np
@@ -137,14 +138,29 @@ def test_hashes_check_offline_with_sha256sum(packed, tmp_path):
     assert done.stdout.count(": OK") == 10  # every file but SHA256SUMS itself
 
 
+def stamp(when, frame: int) -> str:
+    """A time and frame as the pack writes them (the Shenzhen site is in London time)."""
+    local = when.astimezone(ZoneInfo("Europe/London"))
+    minutes = int(local.utcoffset().total_seconds() // 60)
+    offset = f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return f"{local:%Y-%m-%d %H:%M:%S}.{local.microsecond // 1000:03d} {local:%Z} (UTC{offset}), frame {frame}"
+
+
+def passage_of(packed: Packed) -> dict:
+    (row,) = packed.store.query("SELECT p.* FROM lane_passages p JOIN contraventions c ON c.passage_id = p.id "
+                                "WHERE c.id = ?", [packed.case_id])
+    return row
+
+
 def test_summary_pdf_states_plate_times_camera_rules_decision_and_hashes(packed):
     text = pdf_text(packed.member("case_summary.pdf"))
     flat = " ".join(text.split())  # table cells wrap: compare with single spaces
+    p = passage_of(packed)  # the rider's facts as the batch stored them
     for expected in [
         packed.case_id, "SZ-BUSLANE-01", "Shenzhen overpass",
         "OY09FEU", "Corrected by jo", "The plate reader read no registration mark",
-        "2016-03-18 12:21:26.200 GMT (UTC+00:00), frame 30", "2016-03-18 12:21:28.480 GMT (UTC+00:00), frame 87",
-        "Friday 18 March 2016", "2.32 s", "109 px",
+        stamp(p["first_seen"], p["first_frame"]), stamp(p["last_seen"], p["last_frame"]),
+        "Friday 18 March 2016", f"{p['seconds_in_lane']:.2f} s", f"{abs(p['distance_px']):.0f} px",
         "Mon-Fri 07:00-10:00, 12:00-19:00", "Fri 12:00-19:00", "bus, bicycle",
         "no whitelist had been imported", "validated by jo", "plate corrected",
         packed.result.pack_id, hashlib.sha256(packed.member("original.mp4")).hexdigest(),
@@ -171,8 +187,10 @@ def test_page_one_renders_with_the_stills_and_is_saved_for_people_to_look_at(pac
 def test_witness_statement_is_a_marked_draft_with_the_cases_facts(packed):
     text = statement_text(packed.member("witness_statement.docx"))
     assert text.count("DRAFT — to be checked and signed") >= 2  # the page header and the notice
+    p = passage_of(packed)
+    entered = stamp(p["first_seen"], p["first_frame"]).split(" ", 1)[1].replace(", frame", " (frame")
     for expected in [packed.case_id, "SZ-BUSLANE-01", "motorcycle", "Friday 18 March 2016",
-                     "12:21:26.200 GMT (UTC+00:00) (frame 30", "OY09FEU", "signed in as jo",
+                     entered, "OY09FEU", "signed in as jo",
                      "I believe that the facts stated in this witness statement are true",
                      hashlib.sha256(packed.member("original.mp4")).hexdigest()]:
         assert expected in text, expected
