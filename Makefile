@@ -49,3 +49,9 @@ bench-plates: setup
 .PHONY: train-ocr
 train-ocr: setup
 	nice -n 5 $(PY) -m pipeline.plates.training.train --out models/plate_ocr_finetuned.onnx
+
+# Fault suite (outside `make test`, about 45 minutes): kill -9 a 3-file batch 20 times at random points,
+# re-run each, and check nothing was lost or duplicated and every contravention's evidence verifies.
+.PHONY: chaos
+chaos: setup
+	$(PY) -m tests.chaos --kills 20
