@@ -10,7 +10,7 @@ import streamlit as st
 
 from pipeline.store import Store
 from review_app.components.download import Download, download_button
-from review_app.services.deadlines import Urgency
+from review_app.services.deadlines import Urgency, describe
 from review_app.services.exports import queue_csv
 from review_app.services.queue import STATUSES, QueueFilter, QueuePage, cameras, next_pending, queue_page
 from review_app.views.common import CASE, Ctx, go, show_flash
@@ -88,7 +88,7 @@ def _styled(result: QueuePage) -> pd.io.formats.style.Styler:
     table = pd.DataFrame(
         {
             "Days left": [r.days_left for r in result.rows],
-            "Due": [r.urgency.value for r in result.rows],
+            "Due": [describe(r.days_left) for r in result.rows],  # the one wording, as on the case page
             "Plate": [r.plate or "(no read)" for r in result.rows],
             "Camera": [r.camera_id for r in result.rows],
             "Seen": [r.seen for r in result.rows],
