@@ -118,7 +118,8 @@ def test_validate_opens_the_next_case_and_every_view_is_audited(db):
     at = click(signed_in("jo"), "Review the most urgent case")
     assert title(at) == f"Case {first}"
     players = [e for e in at.get("component_instance") if e.key == "review-player"]
-    assert len(players) == 1 and len(at.get("image")) == 2  # the review copy and both stills
+    stills = [e for e in at.get("html") if "data:image/png;base64," in e.value]  # inline: no /media/ URL
+    assert len(players) == 1 and len(stills) == 2  # the review copy and both stills
     click(at, "Validate (V)")
     assert "has no plate" in at.error[0].value and title(at) == f"Case {first}"  # the batch read none
     at.text_input(key=f"plate-{first}").input("AB51 CDE")
