@@ -243,7 +243,9 @@ def test_users_add_asks_for_the_password_twice(tmp_path):
 def test_benchmark_machinery_renders_the_queue(tmp_path, monkeypatch):
     from review_app.bench import render_times
 
-    monkeypatch.setenv(DB_ENV, "unused")  # render_times points the app at its own database; restored after
+    # render_times points the app at its own database and users file; both restored after
+    monkeypatch.setenv(DB_ENV, "unused")
+    monkeypatch.setenv(USERS_ENV, "unused")
     db = tmp_path / "bench.duckdb"
     fill(Store(db), 500)
     assert len(render_times(db, 2)) == 2

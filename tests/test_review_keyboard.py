@@ -163,6 +163,7 @@ def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
                     press("p")
                     page.keyboard.type(f"ab{51 + i} cde")
                     press("Enter")
+                    settled(page)  # the box's value reaches the server before V reads it
                     press("v")
                 elif kind(i) == "clear":
                     press("v")
