@@ -10,11 +10,9 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import socket
 import stat
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -24,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from evidence.settings import move_root
 from pipeline.store import Store
 from review_app.bench import fill
 from review_app.services import corrections, decisions
@@ -32,18 +29,11 @@ from review_app.services.dashboard import dashboard
 from review_app.services.sessions import Sessions, secret_path
 from review_app.services.throttle import LOCK, MAX_FAILURES, sign_in
 from review_app.services.users import User, UsersFile
+from tests.reviewapp import launch, needs_chromium, private_night, serve, sign_in_form
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 PASSWORDS = {"jo": "jo-password", "al": "al-password", "kim": "kim-password"}
 DOWNLOAD = 'iframe[title*="buslane_download"]'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -59,10 +49,7 @@ def get(url: str) -> tuple[int, bytes]:
 def app(night, tmp_path_factory):
     """`buslane review` on a free port over a private copy of the night; case A validated (packable), B pending."""
     folder = tmp_path_factory.mktemp("access")
-    shutil.copy(night["db"], folder / "night.duckdb")
-    shutil.copytree(night["evidence"], folder / "evidence")
-    store = Store(folder / "night.duckdb")
-    move_root(store, folder / "evidence")
+    store = private_night(night, folder)
     case_a, case_b = [r["id"] for r in store.query(
         "SELECT id FROM contraventions WHERE status = 'pending' ORDER BY review_deadline, id")]
     jo = User("jo", "officer")
@@ -71,30 +58,15 @@ def app(night, tmp_path_factory):
     users = UsersFile(folder / "users.yaml")
     for name, password in PASSWORDS.items():
         users.add(name, "officer", password)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "review", "--db", str(store.path), "--port", str(port), "--users",
-         str(users.path), "--evidence", str(folder / "evidence")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        from tests.test_review_e2e import wait_healthy
-
-        wait_healthy(url, proc)
-        yield {"url": url, "port": port, "store": store, "a": case_a, "b": case_b,
+    with serve(store.path, users.path, folder / "evidence") as url:
+        yield {"url": url, "port": urlparse(url).port, "store": store, "a": case_a, "b": case_b,
                "evidence": folder / "evidence"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
+        b = launch(p)
         yield b
         b.close()
 
@@ -106,12 +78,6 @@ def page(browser):
     page.set_default_timeout(30_000)
     yield page
     context.close()
-
-
-def sign_in_form(page, name: str, password: str) -> None:
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def signed_in(page, url: str, name: str, query: str = ""):

@@ -8,11 +8,6 @@ A screenshot of the case page is kept in var/screenshots/ for people to look at.
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,31 +17,11 @@ from pipeline.store import Store
 from review_app.services.cases import load_case
 from review_app.services.queue import next_pending
 from review_app.services.users import UsersFile
+from tests.reviewapp import launch, needs_chromium, serve, sign_in_form
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium")
 SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError(f"the app exited:\n{proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"the app did not start within {seconds:g} s")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -58,34 +33,19 @@ def running_app(night, tmp_path):
     case_id = next_pending(store)
     assert load_case(store, case_id, root).evidence.review, "the batch wrote no review copy for the case"
     UsersFile(users).add("jo", "officer", "jo-password")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "review", "--db", str(db), "--port", str(port), "--users", str(users),
-         "--evidence", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with serve(db, users, root) as url:
         yield {"url": url, "db": db, "case_id": case_id}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_officer_rejects_a_case_with_a_whitelist_flag_in_chromium(running_app, tmp_path):
     url, case_id = running_app["url"], running_app["case_id"]
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1900})
             page.set_default_timeout(30_000)
             page.goto(url)
-            page.get_by_label("Name").fill("jo")
-            page.get_by_label("Password", exact=True).fill("jo-password")
-            page.get_by_role("button", name="Sign in").click()
+            sign_in_form(page, "jo", "jo-password")
             page.get_by_role("heading", name="Review queue").wait_for()
             playwright.expect(metric(page, "Matching cases")).to_have_text("2")  # retried while the page settles
 

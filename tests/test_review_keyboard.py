@@ -9,20 +9,17 @@ of the night's real cases (rows and evidence), not 20 batch runs. Seconds per de
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import time
 
 import pytest
 
-from evidence.settings import move_root
 from pipeline.store import Store
 from review_app.services.users import UsersFile
-from tests.test_review_e2e import CHROMIUM, SCREENSHOTS, free_port, wait_healthy
+from tests.reviewapp import launch, needs_chromium, private_night, serve, sign_in_form
+from tests.test_review_e2e import SCREENSHOTS
 
 playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
+pytestmark = needs_chromium
 
 CASES = 20
 VIEWPORT = {"width": 1366, "height": 768}
@@ -59,26 +56,11 @@ def copy_cases(store: Store, n: int = CASES) -> list[str]:
 
 @pytest.fixture
 def keyboard_app(night, tmp_path):
-    db, root, users = tmp_path / "night.duckdb", tmp_path / "evidence", tmp_path / "users.yaml"
-    shutil.copy(night["db"], db)
-    shutil.copytree(night["evidence"], root)
-    store = Store(db)
-    move_root(store, root)
+    store, users = private_night(night, tmp_path), tmp_path / "users.yaml"
     ids = copy_cases(store)
     UsersFile(users).add("jo", "officer", "jo-password")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "review", "--db", str(db), "--port", str(port), "--users", str(users),
-         "--evidence", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with serve(store.path, users, tmp_path / "evidence") as url:
         yield {"url": url, "store": store, "ids": ids}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def status(store: Store, case_id: str) -> dict:
@@ -90,16 +72,12 @@ def status(store: Store, case_id: str) -> dict:
 def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
     url, store, ids = keyboard_app["url"], keyboard_app["store"], keyboard_app["ids"]
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch(p, "--autoplay-policy=no-user-gesture-required")
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(30_000)
             page.goto(url)
-            page.get_by_label("Name").fill("jo")
-            page.get_by_label("Password", exact=True).fill("jo-password")
-            page.get_by_role("button", name="Sign in").click()
+            sign_in_form(page, "jo", "jo-password")
             page.get_by_role("heading", name="Review queue").wait_for()
             page.get_by_role("button", name="Review the most urgent case").click()
             heading(page, ids[0]).wait_for()
