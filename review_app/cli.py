@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from review_app.config import DB_ENV, EVIDENCE_ENV, USERS_ENV
+from review_app.config import DB_ENV, DEFAULT_FOOTAGE, DEFAULT_SITES, EVIDENCE_ENV, FOOTAGE_ENV, SITES_ENV, USERS_ENV
 from review_app.services.users import DEFAULT_PATH as DEFAULT_USERS, UsersFile
 
 APP = Path(__file__).with_name("app.py")
@@ -32,6 +32,8 @@ def review(
              "to serve others, see review_app/README.md)")] = "127.0.0.1",
     users: UsersOption = DEFAULT_USERS,
     evidence: Annotated[Optional[Path], typer.Option(help="evidence root (default $BUSLANE_EVIDENCE or var/evidence)")] = None,
+    sites: Annotated[Path, typer.Option(help="folder of site files the Sites page edits")] = DEFAULT_SITES,
+    footage: Annotated[Path, typer.Option(help="folder of footage the Sites page draws on and previews")] = DEFAULT_FOOTAGE,
 ) -> None:
     """Start the officers' review app (Streamlit) on DB; safe while a batch writes to it."""
     if not db.exists():
@@ -39,7 +41,8 @@ def review(
         raise typer.Exit(2)
     if not UsersFile(users).users():
         typer.echo(f"warning: no users in {users}; add one with `buslane users add NAME --role supervisor`", err=True)
-    env = os.environ | {DB_ENV: str(db.resolve()), USERS_ENV: str(users.resolve())}
+    env = os.environ | {DB_ENV: str(db.resolve()), USERS_ENV: str(users.resolve()), SITES_ENV: str(sites.resolve()),
+                        FOOTAGE_ENV: str(footage.resolve())}
     if evidence is not None:
         from evidence.settings import RootMismatch, resolve_root
         from pipeline.store import Store

@@ -1,5 +1,5 @@
-"""Where the app finds its database, users file and evidence: environment variables set by
-`buslane review` (and by tests), so `streamlit run review_app/app.py` works the same way."""
+"""Where the app finds its database, users file, evidence, site files and footage: environment
+variables set by `buslane review` (and by tests), so `streamlit run review_app/app.py` works the same way."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ from review_app.services.users import DEFAULT_PATH as DEFAULT_USERS
 
 DB_ENV = "BUSLANE_DB"
 DEFAULT_DB = Path("var/demo.duckdb")
+SITES_ENV = "BUSLANE_SITES"        # the Sites page's site files
+DEFAULT_SITES = Path("sites")
+FOOTAGE_ENV = "BUSLANE_FOOTAGE"    # footage the Sites page may draw on and preview
+DEFAULT_FOOTAGE = Path("var/footage")
 
-__all__ = ["AppConfig", "DB_ENV", "EVIDENCE_ENV", "USERS_ENV"]
+__all__ = ["AppConfig", "DB_ENV", "EVIDENCE_ENV", "FOOTAGE_ENV", "SITES_ENV", "USERS_ENV"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class AppConfig:
     db: Path
     users: Path
     evidence_root: Path
+    sites_dir: Path = DEFAULT_SITES
+    footage_dir: Path = DEFAULT_FOOTAGE
 
     @classmethod
     def from_env(cls) -> AppConfig:
@@ -29,4 +35,6 @@ class AppConfig:
             db=Path(os.environ.get(DB_ENV) or DEFAULT_DB),
             users=Path(os.environ.get(USERS_ENV) or DEFAULT_USERS),
             evidence_root=default_evidence_root(),
+            sites_dir=Path(os.environ.get(SITES_ENV) or DEFAULT_SITES),
+            footage_dir=Path(os.environ.get(FOOTAGE_ENV) or DEFAULT_FOOTAGE),
         )

@@ -11,9 +11,11 @@ from review_app.config import AppConfig
 from review_app.services.users import User, UsersFile
 
 QUEUE, CASE, GAPS, DASHBOARD, HANDOVER = "Queue", "Case", "Whitelist gaps", "Dashboard", "Shift handover"
-EXPORTS = "Exports"
-PAGES = (QUEUE, CASE, GAPS, DASHBOARD, HANDOVER, EXPORTS)
+EXPORTS, SITES = "Exports", "Sites"
+PAGES = (QUEUE, CASE, GAPS, DASHBOARD, HANDOVER, EXPORTS, SITES)
+SUPERVISOR_PAGES = (SITES,)  # not in an officer's sidebar (the page itself refuses them too)
 CASE_PARAM = "case"  # ?case=ID opens that case
+PAGE_PARAM = "page"  # ?page=NAME opens that page
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ def _store(db: str) -> Store:
 def context() -> Ctx:
     config = AppConfig.from_env()
     return Ctx(config, _store(str(config.db)), UsersFile(config.users))
+
+
+def pages_for(user: User) -> tuple[str, ...]:
+    """The pages in this user's sidebar."""
+    return PAGES if user.is_supervisor else tuple(p for p in PAGES if p not in SUPERVISOR_PAGES)
 
 
 def go(page: str, case_id: str | None = None) -> None:
