@@ -18,7 +18,6 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.detection import (
-    COCO_CLASSES,
     ByteTracker,
     Detections,
     LaneRegionDetector,
@@ -29,7 +28,7 @@ from pipeline.detection import (
     region_of_interest,
 )
 from pipeline.footage import DecodedFrame, FootageError, VideoInfo, open_footage, resolve_start
-from pipeline.lane_rules import LaneGeometry, PassageDecision, judge
+from pipeline.lane_rules import LaneGeometry, PassageDecision, RunningVotes, judge
 from pipeline.models import resolve_model
 from pipeline.motion import STEP, MotionGate
 from pipeline.plates.reader import PlateReader
@@ -142,16 +141,20 @@ class Analyser:
         pending: list[DecodedFrame] = []
         state = {"near": False, "detected": 0}
 
-        exempt_ids = [k for k, name in COCO_CLASSES.items() if name in site.exempt_classes]
+        votes = RunningVotes()
 
         def read_plates(frame: DecodedFrame, tracked) -> None:
             """Read the plates of vehicles in the lane now: these are the frames evidence will use.
-            Vehicles exempt by sight (buses) need no plate; each vehicle gets a bounded number of tries."""
+            A vehicle decisively of an exempt class so far (a bus) needs no plate; one that is only
+            possibly a bus (the lane rules will queue it for an officer) does. Each vehicle gets a
+            bounded number of tries."""
             settings = site.plates
-            in_lane = geometry.lookup(lane_and_zones, tracked.ground_points) & ~np.isin(tracked.class_id, exempt_ids)
+            votes.add(tracked.track_id, tracked.class_id, tracked.xyxy, tracked.confidence)
+            in_lane = geometry.lookup(lane_and_zones, tracked.ground_points)
             wanted = [
                 i for i in np.flatnonzero(in_lane)
-                if frame.index - last_read.get(tracked.track_id[i], -settings.every_k_frames) >= settings.every_k_frames
+                if not votes.decisively(int(tracked.track_id[i]), site.exempt_classes)
+                and frame.index - last_read.get(tracked.track_id[i], -settings.every_k_frames) >= settings.every_k_frames
                 and tries.get(tracked.track_id[i], 0) < 2 * settings.max_reads_per_vehicle
                 and len(reads.get(tracked.track_id[i], ())) < settings.max_reads_per_vehicle
             ]

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from pipeline.calibration import to_ground
-from pipeline.detection import COCO_CLASSES
+from pipeline.detection import COCO_CLASSES, UNTRACKED
 from pipeline.site import Hours, SiteConfig, Thresholds
 from pipeline.tracks import Track
 
@@ -130,13 +130,16 @@ class ClassVote:
     boxes: int  # boxes labelled this class
 
 
+def vote_weights(xyxy: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Each box's vote for its class: its confidence times its size (the square root of its area)."""
+    return confidence * np.sqrt(np.prod(np.clip(xyxy[:, 2:] - xyxy[:, :2], 1, None), axis=1))
+
+
 def class_votes(track: Track) -> tuple[ClassVote, ...]:
     """Every class the track's boxes were given, with its share of the vote, largest first."""
     parts = [t for t in (track, track.duplicates) if t is not None]
     cls = np.concatenate([t.class_id for t in parts])
-    xyxy = np.concatenate([t.xyxy for t in parts])
-    size = np.sqrt(np.prod(np.clip(xyxy[:, 2:] - xyxy[:, :2], 1, None), axis=1))
-    weights = np.bincount(cls, weights=np.concatenate([t.confidence for t in parts]) * size)
+    weights = np.bincount(cls, weights=np.concatenate([vote_weights(t.xyxy, t.confidence) for t in parts]))
     boxes = np.bincount(cls, minlength=len(weights))
     shares = weights / weights.sum()
     return tuple(ClassVote(COCO_CLASSES[int(c)], round(float(shares[c]), 3), int(boxes[c]))
@@ -145,6 +148,35 @@ def class_votes(track: Track) -> tuple[ClassVote, ...]:
 
 def decisive(vote: ClassVote) -> bool:
     return vote.share >= DECISIVE_SHARE and vote.boxes >= DECISIVE_MIN_BOXES
+
+
+class RunningVotes:
+    """Each track's class vote so far, as its boxes arrive (weighted as `class_votes` weighs them),
+    so that the batch can tell which vehicles are already decisively of an exempt class while they
+    drive: their plates need no reading, while a vehicle only possibly a bus must have its plate read."""
+
+    def __init__(self) -> None:
+        self._weights: dict[int, np.ndarray] = {}
+        self._boxes: dict[int, np.ndarray] = {}
+        self._size = max(COCO_CLASSES) + 1
+
+    def add(self, track_ids: np.ndarray, class_ids: np.ndarray, xyxy: np.ndarray, confidence: np.ndarray) -> None:
+        for tid, cls, weight in zip(track_ids.tolist(), class_ids.tolist(), vote_weights(xyxy, confidence).tolist()):
+            if tid == UNTRACKED:
+                continue
+            if tid not in self._weights:
+                self._weights[tid], self._boxes[tid] = np.zeros(self._size), np.zeros(self._size, int)
+            self._weights[tid][cls] += weight
+            self._boxes[tid][cls] += 1
+
+    def decisively(self, track_id: int, classes: set[str] | frozenset[str] | list[str]) -> bool:
+        """Whether the track's vote so far is decisive for one of `classes`."""
+        weights = self._weights.get(track_id)
+        if weights is None or not weights.sum():
+            return False
+        top = int(np.argmax(weights))
+        return (COCO_CLASSES.get(top) in classes
+                and decisive(ClassVote(COCO_CLASSES[top], weights[top] / weights.sum(), int(self._boxes[track_id][top]))))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,13 +14,30 @@ import numpy as np
 import pytest
 
 from pipeline.analysis import Analyser
+from pipeline.detection import COCO_CLASSES
 from pipeline.footage import open_footage
-from pipeline.lane_rules import LaneGeometry, enforcement_window, judge
+from pipeline.lane_rules import (
+    DECISIVE_MIN_BOXES,
+    LaneGeometry,
+    RunningVotes,
+    class_votes,
+    decisive,
+    enforcement_window,
+    judge,
+)
 from pipeline.site import Hours, SiteConfig
 from pipeline.store import Store
 from pipeline.tracks import Track, relink
 from review_app.services.queue import QueueFilter, queue_page
-from tests.conftest import GENERAL_LANE_SITE, LABELS, SHENZHEN, SHENZHEN_START, buslane, overlaps, sidecar
+from tests.conftest import (
+    GENERAL_LANE_SITE,
+    LABELS,
+    SHENZHEN,
+    SHENZHEN_START,
+    buslane,
+    overlaps,
+    sidecar,
+)
 
 
 def rejudge(site, result):
@@ -188,16 +206,21 @@ def analyse(site: SiteConfig, clip: Path):
 
 
 @pytest.fixture(scope="module")
-def lorry(tmp_path_factory, bus_lane_site):
+def lorry_lane(tmp_path_factory, bus_lane_site):
     """The clip's first 2 s with a lane drawn along the path of the blue box lorry two lanes left of
     the bus lane, detected in the same region as the bus lane (a 4 px margin around a lane drawn up to
     the top of the frame gives the same rectangle): there the detector calls it a bus in most frames,
-    with a second, "truck", box on it that the tracker follows as another vehicle."""
+    with a second, "truck", box on it that the tracker follows as another vehicle. (site, clip)"""
     clip = write_clip(tmp_path_factory.mktemp("lorry") / "lorry.mp4", 0, 49)
     band = [(312, 300), (420, 300), (360, 8), (312, 8)]
     site = without_plates(bus_lane_site, lanes=[bus_lane_site.lanes[0], band],
                           processing=bus_lane_site.processing.model_copy(update={"region_margin_px": 4}))
-    return analyse(site, clip)
+    return site, clip
+
+
+@pytest.fixture(scope="module")
+def lorry(lorry_lane):
+    return analyse(*lorry_lane)
 
 
 def test_a_lorry_voted_bus_and_truck_is_not_exempt_by_sight(lorry):
@@ -308,3 +331,64 @@ def test_the_distance_rule_gives_the_same_verdicts_at_half_size(general_lane_sit
         assert sum(d.is_contravention for d in rejudge(s.model_copy(update={"thresholds": share}), result)) == len(labels)
     pixels = share.model_copy(update={"min_distance_px": 0.6 * LaneGeometry(site, 320, 180).lane_length * 2})
     assert not any(d.is_contravention for d in rejudge(site.model_copy(update={"thresholds": pixels}), half))
+
+
+
+CLASS_IDS = {name: k for k, name in COCO_CLASSES.items()}
+
+
+class RecordingReader:
+    """Stands in for the plate reader (tested on real plates in test_plates.py): records which vehicle
+    boxes the batch asks it to read, frame by frame, and reads nothing."""
+
+    def __init__(self) -> None:
+        self.asked: dict[int, np.ndarray] = {}
+
+    def read_vehicles(self, frame_bgr, boxes, frame_index):
+        self.asked[frame_index] = np.asarray(boxes).reshape(-1, 4)
+        return [[] for _ in range(len(self.asked[frame_index]))]
+
+
+def frames_asked(reader: RecordingReader, track: Track, cls: str | None = None) -> int:
+    """Frames in which the batch asked to read this track's box (of class `cls`: any if None)."""
+    rows = np.flatnonzero(track.class_id == CLASS_IDS[cls]) if cls else range(len(track.frames))
+    return sum(any(np.abs(box - track.xyxy[i]).max() < 1 for box in reader.asked.get(int(track.frames[i]), ()))
+               for i in rows)
+
+
+def recorded_reads(site: SiteConfig, clip: Path) -> tuple[RecordingReader, list]:
+    analyser = Analyser(site)
+    analyser.plates = reader = RecordingReader()
+    result = analyser.analyse(clip, clip.stem, SHENZHEN_START)
+    assert result.status == "processed", result.error
+    return reader, result.passages
+
+
+def test_a_vehicle_only_possibly_a_bus_has_its_plate_read_in_its_bus_frames_too(lorry_lane):
+    """A lorry voted "bus" by a plain majority is queued for an officer, who needs its plate."""
+    reader, passages = recorded_reads(*lorry_lane)
+    (possibly,) = [d for d in passages if d.reason.startswith("possibly a bus")]
+    assert frames_asked(reader, possibly.track, "bus") >= 3
+
+
+def test_a_decisive_bus_has_its_plate_read_only_until_its_vote_is_decisive(bus_lane_site, tmp_path):
+    """The yellow bus pulling into the stop (frames 630-790): once its vote is decisive it needs no
+    plate, so it is asked for fewer reads than a vehicle read all along its passage."""
+    clip = write_clip(tmp_path / "bus.mp4", 630, 790)
+    site = without_plates(bus_lane_site)
+    reader, passages = recorded_reads(site, clip)
+    (bus,) = [d for d in passages if d.reason == "bus: exempt by sight"]
+    all_along = math.ceil(bus.frames_in_lane / site.plates.every_k_frames)
+    assert frames_asked(reader, bus.track) < all_along
+
+
+def test_the_running_vote_agrees_with_the_whole_tracks_vote(bus_lane_result):
+    """Fed a real track's boxes, the vote the batch keeps as it goes reaches the lane rules' verdict."""
+    for passage in bus_lane_result.passages:
+        track = passage.track
+        if track.duplicates is not None:
+            continue  # duplicate boxes join the vote only when the track is relinked, after the file
+        votes = RunningVotes()
+        votes.add(np.full(len(track.frames), track.track_id), track.class_id, track.xyxy, track.confidence)
+        whole = class_votes(track)[0]
+        assert votes.decisively(track.track_id, {whole.cls}) == decisive(whole), passage.reason
