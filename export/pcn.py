@@ -5,8 +5,8 @@
 
 `contravention_code` is 34 (Being in a bus lane) with the council's suffix ($BUSLANE_PCN_CODE_SUFFIX,
 default J: camera enforced). Times are UK local time with the offset (2016-03-18T12:21:26+00:00).
-`serve_by` is the last day to serve the notice: 28 days beginning with the day of the contravention
-(that day is the first), so the day itself plus 27; served on it is in time, a day later is not.
+`serve_by` is the last day to serve the notice, by the rule the evidence pack states too
+(`pipeline.deadlines.serve_by`: 28 days beginning with the UK day of the contravention).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import io
 import json
 import os
 import re
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from export.cases import UK_TZ, DecidedCase, ExportError, cases_to_export
 from export.packs import pack_for
 from export.record import Recorded, record_export
 from pipeline.csvsafe import write_dicts
+from pipeline.deadlines import serve_by, uk_day
 from pipeline.store import Store
 
 KIND = "pcn"
@@ -30,7 +31,6 @@ CODE = "34"
 DESCRIPTION = "Being in a bus lane"
 SUFFIX_ENV = "BUSLANE_PCN_CODE_SUFFIX"
 DEFAULT_SUFFIX = "J"  # the code list's suffix for a contravention seen by an approved camera
-SERVICE_DAYS = 28
 COLUMNS = ("case_id", "contravention_code", "contravention", "plate", "plate_country", "contravention_at",
            "camera_id", "location", "vehicle_class", "validated_by", "validated_at", "pack_file", "pack_sha256",
            "serve_by")
@@ -45,26 +45,16 @@ def code_suffix(value: str | None = None) -> str:
     return suffix
 
 
-def serve_by(contravention_day: date) -> date:
-    """The last day to serve the notice for a contravention on `contravention_day`.
-
-    >>> serve_by(date(2016, 3, 18))
-    datetime.date(2016, 4, 14)
-    """
-    return contravention_day + timedelta(days=SERVICE_DAYS - 1)
-
-
 def uk_iso(value) -> str:
     return value.astimezone(ZoneInfo(UK_TZ)).isoformat(timespec="seconds")
 
 
 def row(case: DecidedCase, suffix: str, pack_file: str, pack_sha256: str) -> dict:
-    day = case.first_seen.astimezone(ZoneInfo(UK_TZ)).date()
     return {"case_id": case.id, "contravention_code": CODE + suffix, "contravention": DESCRIPTION,
             "plate": case.plate, "plate_country": case.plate_country, "contravention_at": uk_iso(case.first_seen),
             "camera_id": case.camera_id, "location": case.location, "vehicle_class": case.vehicle_class,
             "validated_by": case.validated_by, "validated_at": uk_iso(case.validated_at), "pack_file": pack_file,
-            "pack_sha256": pack_sha256, "serve_by": serve_by(day).isoformat()}
+            "pack_sha256": pack_sha256, "serve_by": serve_by(uk_day(case.first_seen)).isoformat()}
 
 
 def render(rows: list[dict], fmt: str, columns: tuple[str, ...] = COLUMNS) -> bytes:

@@ -8,12 +8,12 @@ The transaction checks again that every case is still validated by the decision 
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from evidence.pack.publish import published, staged
 from export.cases import DecidedCase, ExportError
 from pipeline.store import Store, audit, now
 
@@ -42,13 +42,10 @@ def record_export(store: Store, kind: str, actor: str, file_name: str, fmt: str,
     export_id = export_id or new_export_id(kind, at)
     sha = hashlib.sha256(data).hexdigest()
     ids = [c.id for c in cases]
-    partial = out.with_name(f".{out.name}.partial") if out else None
-    if partial:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(data)
-    published = False
-    try:
-        with store.transaction() as con:
+    with staged(out) as partial:
+        if partial:
+            partial.write_bytes(data)
+        with published(store, partial, out) as con:  # a file is out only if it is recorded
             for case in cases:
                 last = con.execute("SELECT c.status, max(d.id) FROM contraventions c LEFT JOIN decisions d"
                                    " ON d.contravention_id = c.id WHERE c.id = ? GROUP BY c.status", [case.id]).fetchone()
@@ -64,14 +61,4 @@ def record_export(store: Store, kind: str, actor: str, file_name: str, fmt: str,
                         [export_id, kind, actor, at, file_name, fmt, sha, ids, list(again)])
             audit(con, actor, f"export.{kind}", "exports", export_id, ("exports", export_id), file=file_name,
                   sha256=sha, rows=len(ids))
-            if partial:
-                os.replace(partial, out)  # inside the transaction: a file is out only if it is recorded
-                published = True
-    except BaseException:
-        if published:  # the commit failed after the rename
-            out.unlink(missing_ok=True)
-        raise
-    finally:
-        if partial:
-            partial.unlink(missing_ok=True)
     return Recorded(export_id, kind, actor, at, file_name, sha, tuple(ids), data)

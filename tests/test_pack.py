@@ -28,14 +28,16 @@ from evidence.manifest import hash_file
 from evidence.pack.builder import PackError, PackResult, build_pack
 from evidence.pack.verify import verify_pack
 from evidence.settings import move_root
+from pipeline.deadlines import describe_decided, serve_by, uk_day
 from pipeline.cli import app as cli
 from pipeline.models import PROJECT_ROOT
 from pipeline.store import Store
 from review_app.config import DB_ENV, EVIDENCE_ENV, USERS_ENV
 from review_app.services import corrections, decisions
 from review_app.services.users import User
-from tests.conftest import CLI_OFFICER
+from tests.conftest import BUS_LANE_SITE, CLI_OFFICER, buslane
 from tests.test_review_app import click, goto, signed_in, users_file  # noqa: F401 (users_file is a fixture)
+from tests.test_segments import recording  # noqa: F401 (a fixture: one clip cut into two abutting files)
 
 SCREENSHOT = PROJECT_ROOT / "var" / "screenshots" / "pack_page1.png"
 JO, AL = User("jo", "officer"), User("al", "officer")
@@ -170,6 +172,50 @@ def test_summary_pdf_states_plate_times_camera_rules_decision_and_hashes(packed)
     with pypdfium2.PdfDocument(packed.member("case_summary.pdf")) as pdf:
         width, height = pdf[0].get_size()
     assert (round(width), round(height)) == (595, 842)  # A4 in points
+
+
+def test_the_pack_states_the_review_deadline_when_it_was_decided_and_the_last_day_to_serve(packed):
+    """The dates the one deadline rule gives (pipeline/deadlines.py), as the app and the export say them."""
+    case = [packed.case_id]
+    (row,) = packed.store.query("SELECT first_seen, review_deadline FROM contraventions WHERE id = ?", case)
+    (first,) = packed.store.query('SELECT min("at") AS at FROM decisions WHERE contravention_id = ?', case)
+    deadline = f"{row['review_deadline'].astimezone(ZoneInfo('Europe/London')):%Y-%m-%d %H:%M:%S}"
+    decided = describe_decided(row["review_deadline"], first["at"])  # validated today, years after the footage
+    serve = f"{serve_by(uk_day(row['first_seen'])):%A %d %B %Y}"
+    assert decided.endswith("after the review deadline (late)") and serve == "Thursday 14 April 2016"
+    summary = " ".join(pdf_text(packed.member("case_summary.pdf")).split())
+    readme = " ".join(packed.member("README.txt").decode().split())
+    for name, text in (("case_summary.pdf", summary), ("README.txt", readme)):
+        for expected in ("Review deadline", deadline, decided, "Serve the notice by", serve,
+                         "original.mp4 holds frames"):
+            assert expected in text, (name, expected)
+
+
+def test_a_passage_joined_across_segment_files_is_packed_with_each_original_described(recording, tmp_path):
+    """The rider cut across two abutting files (tests/test_segments.py): one original per file, each said."""
+    db, evidence = tmp_path / "night.duckdb", tmp_path / "evidence"
+    buslane("process", BUS_LANE_SITE, recording.first, recording.second, "--db", db, "--no-progress",
+            "--evidence", evidence)
+    store = Store(db)
+    (case,) = store.query("SELECT c.id FROM contraventions c JOIN lane_passages p ON p.id = c.passage_id"
+                          " WHERE p.parts IS NOT NULL AND c.status = 'pending'")
+    assert decisions.validate(store, case["id"], JO, plate="OY09FEU").ok
+    result = build_pack(store, case["id"], evidence, "jo", tmp_path / "joined.zip")
+    with zipfile.ZipFile(result.path) as zf:
+        member = {n.split("/", 1)[1]: n for n in zf.namelist()}
+        files = json.loads(zf.read(member["metadata.json"]))["files"]
+        summary = " ".join(pdf_text(zf.read(member["case_summary.pdf"])).split())
+        readme = " ".join(zf.read(member["README.txt"]).decode().split())
+    assert {"original_1.mp4", "original_2.mp4"} <= member.keys() and "original.mp4" not in member
+    for name, text in (("case_summary.pdf", summary), ("README.txt", readme)):
+        assert "original.mp4" not in text, name
+        for original, source in (("original_1.mp4", recording.first), ("original_2.mp4", recording.second)):
+            info = files[original]
+            for expected in (f"{original} holds frames {info['first_frame']} to {info['last_frame']}",
+                             f"frames {info['source_first_frame']} to {info['source_last_frame']} of the recording "
+                             f"{source.name}"):
+                assert expected in text, (name, expected)
+    assert "split its recording into 2 files" in summary
 
 
 def test_page_one_renders_with_the_stills_and_is_saved_for_people_to_look_at(packed):

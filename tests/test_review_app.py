@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -11,10 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 import review_app
 from evidence.settings import move_root
+from pipeline.deadlines import describe
 from pipeline.store import Store
 from review_app.bench import fill
 from review_app.config import DB_ENV, EVIDENCE_ENV, USERS_ENV
-from review_app.services.deadlines import describe
 from review_app.services.users import UsersFile
 from review_app.views.common import PAGES
 
@@ -135,6 +136,19 @@ def test_validate_opens_the_next_case_and_every_view_is_audited(db):
     assert "No pending cases" in at.info[0].value
 
 
+def test_a_reasons_digit_rejects_at_once_but_a_flag_waits_for_its_category_and_plate(db):
+    first, second = pending_ids(db)
+    at = click(open_case(signed_in("jo"), first), "Reject (R)")
+    at.button(key="reason-key-8").click().run()  # what the digit 8 presses
+    assert at.success[0].value.startswith(f"{first} rejected (Duplicate)") and title(at) == f"Case {second}"
+    click(at, "Flag (F)")
+    at.button(key="reason-key-1").click().run()  # a flag: the digit picks the reason, nothing is decided
+    assert title(at) == f"Case {second}" and at.radio(key=f"reason-{second}").value == "permitted_not_whitelisted"
+    assert not at.button(key="reject-confirm").disabled
+    rows = Store(db).query("SELECT contravention_id, action, reason_code FROM decisions")
+    assert rows == [{"contravention_id": first, "action": "reject", "reason_code": "duplicate"}]
+
+
 def test_reject_with_a_flag_and_the_gap_appears_for_download(db):
     first = pending_ids(db)[0]
     at = click(open_case(signed_in("jo"), first), "Reject (R)")
@@ -168,6 +182,21 @@ def test_other_reason_needs_a_note_and_missing_evidence_is_said(db, tmp_path):
     click(at, "Confirm reject (Enter)")
     assert "write a note" in at.error[0].value and title(at) == f"Case {first}"
     assert pending_ids(db)[0] == first
+
+
+def test_the_case_page_logs_no_deprecation_of_the_shortcuts_library(db):
+    """streamlit-shortcuts (latest 1.2.2) still calls components.v1.html: the page drops just that warning."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("streamlit.deprecation_util")
+    logger.addHandler(handler)
+    try:
+        at = open_case(signed_in("jo"), pending_ids(db)[0])
+    finally:
+        logger.removeHandler(handler)
+    assert any("__streamlitShortcutsMap" in e.proto.srcdoc for e in at.get("iframe"))  # the shortcuts are on it
+    assert not [r.getMessage() for r in records if "components.v1.html" in r.getMessage()]
 
 
 def test_second_officer_to_decide_is_told_and_nothing_is_recorded(db):

@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evidence.settings import move_root
+from pipeline.deadlines import DAYS_LEFT_SQL, Urgency, days_left, describe, describe_decided, urgency
+from pipeline.site import load_site
 from pipeline.store import Store
 from review_app.bench import fill
 from review_app.services import corrections, decisions, gaps, handover
 from review_app.services.cases import history, load_case
 from review_app.services.dashboard import dashboard
-from review_app.services.deadlines import DAYS_LEFT_SQL, Urgency, days_left, describe, urgency
 from review_app.services.queue import QueueFilter, neighbour, next_pending, queue_page
 from review_app.services.users import User, UsersFile
+from tests.conftest import BUS_LANE_SITE
 from whitelist.csv_format import parse_whitelist
 from whitelist.versions import import_whitelist
 
@@ -336,6 +340,35 @@ def test_case_with_the_evidence_the_batch_wrote(night, night_db):
     case = load_case(night_db, next_pending(night_db), night["evidence"])
     ev = case.evidence
     assert ev.review.name == "review.mp4" and ev.overview.is_file() and ev.closeup.is_file() and not ev.deleted
+
+
+def test_the_case_says_how_far_it_drove_in_metres_when_calibrated_else_in_pixels_of_the_lane(night, night_db):
+    case_id = next_pending(night_db)
+    plain = load_case(night_db, case_id, night["evidence"])
+    centreline = np.asarray(load_site(BUS_LANE_SITE).centreline, float)  # the site the batch used, uncalibrated
+    share = abs(plain.distance_px) / np.linalg.norm(np.diff(centreline, axis=0), axis=1).sum()
+    said = plain.travelled()
+    assert said.startswith(f"drove {abs(plain.distance_px):.0f} px, {share:.0%} of its length, along the lane in "
+                           f"{plain.seconds_in_lane:.1f} s") and "not calibrated to metres" in said, said
+    with night_db.transaction() as con:  # as the batch stores it on a calibrated site
+        con.execute("UPDATE lane_passages SET distance_m = 42.3 WHERE id ="
+                    " (SELECT passage_id FROM contraventions WHERE id = ?)", [case_id])
+    calibrated = load_case(night_db, case_id, night["evidence"])
+    assert calibrated.travelled() == f"drove 42 m along the bus lane in {plain.seconds_in_lane:.1f} s"
+
+
+def test_a_decided_case_says_when_against_its_review_deadline(night_db):
+    case_id = next_pending(night_db)
+    assert load_case(night_db, case_id, Path("unused")).decided() is None
+    assert decisions.reject(night_db, case_id, JO, "duplicate").ok
+    assert decisions.reopen(night_db, case_id, SAM, "wrong case").ok
+    assert decisions.validate(night_db, case_id, JO, plate="AB51CDE").ok
+    case = load_case(night_db, case_id, Path("unused"))
+    (first,) = night_db.query("SELECT min(\"at\") AS at FROM decisions WHERE contravention_id = ?", [case_id])
+    days = days_left(case.review_deadline, first["at"])  # the first decision: a reopen does not change it
+    assert days < 0  # the footage is from 2016, decided today
+    assert case.decided() == describe_decided(case.review_deadline, first["at"]) == (
+        f"decided {-days} days after the review deadline (late)")
 
 
 def test_dashboard_counts(queue_db):

@@ -3,7 +3,8 @@
     <case id>/
         case_summary.pdf        the facts, both stills, plate read, rules, whitelist, history, hashes
         witness_statement.docx  DRAFT for the reviewing officer to check and sign
-        original.mp4  review.mp4  overview.png  plate.png  metadata.json   (the verified evidence)
+        original.mp4  review.mp4  overview.png  plate.png  metadata.json   (the verified evidence; a passage
+                                joined across segment files has original_1.mp4, original_2.mp4, ...)
         README.txt  manifest.json  manifest.json.sig  SHA256SUMS   (the hashes, signed with the council's key)
 
 The evidence folder is verified against the store first, and the copies are hashed again, so a
@@ -22,7 +23,6 @@ key, no pack.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import uuid
@@ -41,6 +41,7 @@ from evidence.keys import SigningKeyError, load_private_key, public_pem
 from evidence.pack.manifest import (CHECKSUMS, README, STATEMENT, SUMMARY, PackHeader, checksums,
                                     write_manifest)
 from evidence.pack.pdf import write_summary
+from evidence.pack.publish import published, staged
 from evidence.pack.readme import readme_text
 from evidence.pack.witness import write_statement
 from evidence.settings import UnsafePath, plain_name
@@ -100,10 +101,7 @@ def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out:
     seen = _validated(store, contravention_id)
     evidence = _verified_evidence(store, contravention_id, root)
     header = PackHeader(uuid.uuid4().hex[:16], contravention_id, now(), actor.strip())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    published = False
-    try:
+    with staged(out) as partial:
         with tempfile.TemporaryDirectory(prefix="buslane-pack-") as tmp:
             folder = Path(tmp) / contravention_id
             folder.mkdir()
@@ -111,7 +109,7 @@ def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out:
             _zip(folder, files, partial, header.created_at)
         zip_sha, zip_bytes = hash_file(partial)
         manifest_sha = next(f.sha256 for f in files if f.kind == "manifest")
-        with store.transaction() as con:
+        with published(store, partial, out) as con:  # the pack is out only if it is recorded
             if _state(con, contravention_id) != seen:
                 raise PackError(f"case {contravention_id} was decided again while the pack was being made "
                                 "(it may have been reopened): nothing recorded, try again")
@@ -124,14 +122,6 @@ def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out:
             audit(con, header.created_by, "pack.exported", "contravention", contravention_id, ("packs", header.pack_id),
                   pack_id=header.pack_id, zip_sha256=zip_sha, manifest_sha256=manifest_sha, file=out.name,
                   bytes=zip_bytes)
-            os.replace(partial, out)  # inside the transaction: a pack is published only if it is recorded
-            published = True
-    except BaseException:
-        if published:  # the commit failed after the rename
-            out.unlink(missing_ok=True)
-        raise
-    finally:
-        partial.unlink(missing_ok=True)
     return PackResult(header.pack_id, contravention_id, out, zip_sha, zip_bytes, manifest_sha,
                       header.created_at, header.created_by, tuple(files))
 
@@ -182,7 +172,7 @@ def _assemble(store: Store, folder: Path, evidence: _Evidence, header: PackHeade
             raise PackError(f"case {header.contravention_id}: {row['path']} changed while it was being packed")
     facts = load_facts(store, header.contravention_id, json.loads((folder / "metadata.json").read_text()))
     write_statement(folder / STATEMENT, facts, header, copied)
-    (folder / README).write_text(readme_text(header, [r.path for r in copied], public_pem(key.public_key())))
+    (folder / README).write_text(readme_text(header, facts, [r.path for r in copied], public_pem(key.public_key())))
     # The summary lists every other file's hash, so it is written after them (it cannot list its own).
     others = [record(folder, STATEMENT, "witness_statement"), *copied, record(folder, README, "readme")]
     write_summary(folder / SUMMARY, facts, header, folder, others)

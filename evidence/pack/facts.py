@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from evidence.case import Case, load_case
+from pipeline.deadlines import SERVICE_DAYS, describe_decided, serve_by, uk_day
 from pipeline.plates.types import NOT_UK, is_foreign
 from pipeline.store import Store
 from review_app.services.decisions import REASONS
@@ -83,6 +85,39 @@ class CaseFacts:
     def validation(self) -> Decision | None:
         """The decision that made the case validated (the latest validate)."""
         return next((d for d in reversed(self.decisions) if d.action == "validate"), None)
+
+    @property
+    def first_decision(self) -> Decision | None:
+        """The first validate or reject: the one the review deadline is judged by (a reopen does not change it)."""
+        return next((d for d in self.decisions if d.action in ("validate", "reject")), None)
+
+    def deadlines(self) -> list[tuple[str, str]]:
+        """The review deadline, when the case was decided against it, and the last day to serve the notice,
+        by the rule (and in the words) of the review app and the back-office export (pipeline/deadlines.py)."""
+        deadline = self.row["review_deadline"]
+        rows = [("Review deadline", f"{self.local(deadline)} (the officer's decision is due by this day, UK time)")]
+        if (first := self.first_decision) is not None:
+            rows.append(("Decided", f"{first.label} by {first.officer} at {self.local(first.at)}: "
+                                    f"{describe_decided(deadline, first.at)}"))
+        day = uk_day(self.row["first_seen"])
+        rows.append(("Serve the notice by", f"{serve_by(day):%A %d %B %Y} (the last of the {SERVICE_DAYS} days "
+                                            f"beginning with the day of the contravention, {day:%d %B %Y}, UK time)"))
+        return rows
+
+    def originals(self) -> list[str]:
+        """What each original segment in the pack holds: one file per recording the passage spans
+        (pipeline/segments.py joins a passage across abutting files), each that file's own packets."""
+        files = [(name, info) for name, info in self.metadata["files"].items() if info["kind"] == "original"]
+        lines = []
+        for name, info in files:
+            first, last = info["first_frame"], info["last_frame"]
+            line = (f"{name} holds frames {first} to {last} ({info['frames']} frames, from {self.moment(first)} "
+                    f"to {self.moment(last)})")
+            if len(files) > 1:  # each file's own frame numbers, besides the joined timeline's
+                line += (f": frames {info['source_first_frame']} to {info['source_last_frame']} of the recording "
+                         f"{Path(info['source']).name}")
+            lines.append(line + ", copied without re-encoding.")
+        return lines
 
     def local(self, value: datetime, millis: bool = False) -> str:
         return local_time(value, self.tz, millis)

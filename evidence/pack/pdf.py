@@ -100,6 +100,7 @@ def _first_page(facts: CaseFacts, header: PackHeader, folder: Path) -> list[Flow
         ("Why it is a contravention", passage["reason"]),
         ("Whitelist", facts.whitelist_text()),
         ("Decision", f"validated by {v.officer} at {facts.local(v.at)}" if v else row["status"]),
+        *facts.deadlines(),
     ]
     return [
         Paragraph("Bus lane contravention: case summary", TITLE),
@@ -189,20 +190,28 @@ def _history(facts: CaseFacts) -> list[Flowable]:
 
 
 def _recording(facts: CaseFacts) -> list[Flowable]:
-    m, f = facts.metadata, facts.case.footage
-    src, seg = m["source"], m["segment"]
+    m, recordings = facts.metadata, facts.case.recordings
     models = "; ".join(f"{name} ({len(hashes)} file{'s' if len(hashes) != 1 else ''}, hashes in metadata.json)"
                        for name, hashes in m["models"].items())
-    return [
-        _heading("Recording and evidence segment"),
-        _p(f"Recording {Path(src['path']).name}: sha256 {src['sha256']}; starts "
-           f"{facts.local(f['start_time'], millis=True)}; {src['frames']} frames at {src['fps']:g} fps, "
-           f"{src['width']}x{src['height']}, {src['codec']}. Each frame's time is the start time plus frame number / fps."),
-        _p(f"original.mp4 holds frames {seg['first']['frame']} to {seg['last']['frame']} of the recording "
-           f"({seg['frames']} frames, from {facts.moment(seg['first']['frame'])} to {facts.moment(seg['last']['frame'])}), "
-           "copied without re-encoding. review.mp4 shows the same frames with the data bar, lane and vehicle outlined."),
+    out = [_heading("Recording and evidence segment")]
+    joined = len(recordings) > 1
+    if joined:
+        out.append(_p(f"The recorder split its recording into {len(recordings)} files and the vehicle's passage runs "
+                      "across them, so it was joined into one: frame numbers here count from the first file's frame 0, "
+                      "and each later file's frames from where its start time falls on that count."))
+    for r in recordings:
+        f = r.footage
+        out.append(_p(f"Recording {r.path.name}: sha256 {f['id']}; starts {facts.local(f['start_time'], millis=True)}; "
+                      f"{f['frames']} frames at {f['fps']:g} fps, {f['width']}x{f['height']}, {f['codec']}"
+                      + (f"; its frame 0 is frame {r.offset} here." if joined else ".")))
+    out += [
+        _p("Each frame's time is its file's start time plus its frame number / fps."),
+        *(_p(line) for line in facts.originals()),
+        _p(f"review.mp4 shows {'the frames of every original in turn' if joined else 'the same frames'}, with the "
+           "data bar, lane and vehicle outlined."),
         _p(f"Models: {models}. Software: buslane {m['software']['buslane']}."),
     ]
+    return out
 
 
 def _hashes(files: list[FileRecord]) -> list[Flowable]:

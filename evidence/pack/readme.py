@@ -1,6 +1,6 @@
 """README.txt: what is in the pack, and how an adjudicator checks it offline with standard tools.
 
->>> print(readme_text(header, ["original.mp4", "review.mp4"], public_pem(key.public_key())))  # doctest: +SKIP
+>>> print(readme_text(header, facts, ["original.mp4", "review.mp4"], public_pem(key.public_key())))  # doctest: +SKIP
 Evidence pack for bus lane contravention SZ-BUSLANE-01-20160318-122126-T15
 ...
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import serialization
 
 from evidence.keys import fingerprint
+from evidence.pack.facts import CaseFacts
 from evidence.pack.manifest import CHECKSUMS, MANIFEST, README, SIGNATURE, STATEMENT, SUMMARY, PackHeader
 
 # What each file is, for the list at the top; names not here (an original in another container) fall back to kind.
@@ -28,18 +29,26 @@ DESCRIPTIONS = {
 ORIGINAL = "the original footage segment: the recording's own packets, cut without re-encoding"
 
 
-def readme_text(header: PackHeader, evidence_names: list[str], public_key_pem: str) -> str:
+def readme_text(header: PackHeader, facts: CaseFacts, evidence_names: list[str], public_key_pem: str) -> str:
     folder = header.contravention_id
     names = [SUMMARY, STATEMENT, *evidence_names, README, MANIFEST, SIGNATURE, CHECKSUMS]
     key_sha = fingerprint(serialization.load_pem_public_key(public_key_pem.encode()))
     width = max(map(len, names)) + 2
     listing = "\n".join(f"  {n.ljust(width)}{DESCRIPTIONS.get(n, ORIGINAL)}" for n in names)
+    originals = "\n".join(f"  {line}" for line in facts.originals())
+    deadlines = facts.deadlines()
+    label = max(len(k) for k, _ in deadlines) + 3
+    dates = "\n".join(f"  {(k + ':').ljust(label)}{v}" for k, v in deadlines)
     return f"""\
 Evidence pack for bus lane contravention {header.contravention_id}
 Pack {header.pack_id}, made {header.created_at:%Y-%m-%d %H:%M:%S} UTC by {header.created_by}.
 
+{dates}
+
 Files (in the folder {folder}/)
 {listing}
+
+{originals}
 
 Checking that no file has been altered
 --------------------------------------
@@ -48,8 +57,8 @@ pack, open a terminal in the folder {folder}/ and run:
 
   Linux:    sha256sum -c {CHECKSUMS}
   macOS:    shasum -a 256 -c {CHECKSUMS}
-  Windows:  certutil -hashfile original.mp4 SHA256
-            (PowerShell: Get-FileHash -Algorithm SHA256 original.mp4)
+  Windows:  certutil -hashfile {SUMMARY} SHA256
+            (PowerShell: Get-FileHash -Algorithm SHA256 {SUMMARY})
             and compare each file's hash with its line in {CHECKSUMS}.
 
 Every line should end in OK. A file that was changed, however slightly, fails; the list in

@@ -120,8 +120,8 @@ def _signature(raw: bytes, manifest: dict, signature: bytes, public_key: Path | 
     """(problems, notes) from checking manifest.json's signature against the council's public key."""
     path = public_key or public_path(default_private_path())
     if public_key is None and not path.exists():
-        return [f"no public key to check the signature against: give --public-key (the council's published key; "
-                f"README.txt prints the key that signed the pack, which alone proves nothing)"], []
+        return ["no public key to check the signature against: give --public-key (the council's published key; "
+                "README.txt prints the key that signed the pack, which alone proves nothing)"], []
     try:
         key = load_public_key(path)
     except SigningKeyError as e:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
-from pipeline.store import Store, audit, now as utc_now
 from evidence.writer import METADATA
-from review_app.services.deadlines import days_left, describe
+from pipeline.deadlines import days_left, describe, describe_decided
+from pipeline.lane_rules import _distance_text as distance_text  # the batch's own words for a distance
+from pipeline.store import Store, audit, now as utc_now
 from review_app.services.decisions import REASONS
 from review_app.services.evidence import EvidenceFiles, locate
 from review_app.services.timefmt import local_text
@@ -44,13 +47,16 @@ class Case:
     whitelist_near_miss: str | None
     # the lane passage
     seconds_in_lane: float
-    distance_px: float
+    distance_px: float                 # progress along the drawn centreline (negative: against the direction of travel)
+    distance_m: float | None           # the same on the road plane, on a calibrated site
     in_force: str | None
     reason: str
     class_votes: dict                  # the detector's class votes, class -> share ({} if not recorded)
     evidence: EvidenceFiles
     plate_keyed_by: str | None = None  # the officer whose correction set the current plate, if one did
     plate_keyed_at: datetime | None = None
+    decided_at: datetime | None = None      # the first validate or reject: what the review deadline judges
+    lane_length_px: float | None = None     # the drawn centreline the batch used (metadata.json), if known
 
     def local(self, value: datetime | None) -> str:
         return local_text(value, self.timezone)
@@ -62,6 +68,20 @@ class Case:
         """'due today', '3 days left', '1 day overdue' (calendar days, UK time)."""
         return describe(self.days_left(now))
 
+    def decided(self) -> str | None:
+        """'decided 3 days before the review deadline' (the pack says it the same way); None if undecided."""
+        return describe_decided(self.review_deadline, self.decided_at) if self.decided_at else None
+
+    def travelled(self) -> str:
+        """'drove 42 m along the bus lane in 3.1 s' on a calibrated site; else pixels and their share of the lane."""
+        far = distance_text(self.distance_px, self.distance_m)
+        against = " against the direction of travel" if self.distance_px < 0 else ""
+        if self.distance_m is not None:
+            return f"drove {far} along the bus lane{against} in {self.seconds_in_lane:.1f} s"
+        share = f", {abs(self.distance_px) / self.lane_length_px:.0%} of its length," if self.lane_length_px else ""
+        return (f"drove {far}{share} along the lane{against} in {self.seconds_in_lane:.1f} s "
+                "(image pixels: the site is not calibrated to metres)")
+
 
 @dataclass(frozen=True)
 class ReviewTiming:
@@ -71,13 +91,30 @@ class ReviewTiming:
     first_frame: int  # the footage frame that is the review copy's first
 
 
+def _metadata(evidence: EvidenceFiles) -> dict:
+    """The case folder's metadata.json (written with the evidence); {} if there is none to read."""
+    try:
+        return json.loads((evidence.folder / METADATA).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def review_timing(evidence: EvidenceFiles) -> ReviewTiming | None:
     """From the case folder's metadata.json (written with the review copy); None if it says nothing."""
     try:
-        info = json.loads((evidence.folder / METADATA).read_text())["files"][evidence.review.name]
+        info = _metadata(evidence)["files"][evidence.review.name]
         return ReviewTiming(float(info["fps"]), int(info["first_frame"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def _lane_length(evidence: EvidenceFiles) -> float | None:
+    """The drawn length of the centreline in the site file the batch used, in pixels; None if not recorded."""
+    try:
+        points = _metadata(evidence)["site_config"]["config"]["centreline"]
+    except (KeyError, TypeError):
+        return None
+    return sum(math.dist(a, b) for a, b in pairwise(points)) or None
 
 
 @dataclass(frozen=True)
@@ -93,7 +130,9 @@ _CASE_SQL = """
            c.plate, c.plate_confidence, c.plate_status, c.plate_format, p.plate_reads, p.plate_alternatives,
            p.plate_crop, c.plate_country, c.plate_country_confidence,
            c.whitelist_version, c.whitelist_entry, c.whitelist_near_miss,
-           p.seconds_in_lane, p.distance_px, p.in_force, p.reason, c.class_votes
+           p.seconds_in_lane, p.distance_px, p.distance_m, p.in_force, p.reason, c.class_votes,
+           (SELECT min(d."at") FROM decisions d WHERE d.contravention_id = c.id
+             AND d.action IN ('validate', 'reject')) AS decided_at
     FROM contraventions c JOIN lane_passages p ON p.id = c.passage_id
     WHERE c.id = ?
 """
@@ -110,6 +149,7 @@ def load_case(store: Store, case_id: str, evidence_root: Path) -> Case | None:
         values["class_votes"] = json.loads(values["class_votes"] or "{}")
         values["evidence"] = locate(con, evidence_root, case_id, values["camera_id"], values["first_seen"],
                                     values["timezone"])
+        values["lane_length_px"] = _lane_length(values["evidence"])
         keyed = con.execute(
             'SELECT officer, "at", new FROM plate_corrections WHERE contravention_id = ? ORDER BY "at" DESC, id DESC'
             " LIMIT 1", [case_id]

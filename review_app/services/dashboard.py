@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from pipeline.deadlines import DAYS_LEFT_SQL, DUE_SOON_DAYS
 from pipeline.store import Store, now as utc_now
-from review_app.services.deadlines import DAYS_LEFT_SQL, DUE_SOON_DAYS
 
 # Bands of days left for pending cases: (label, days left below which a case is in the band).
 BANDS = (("overdue", 0), (f"0-{DUE_SOON_DAYS} days", DUE_SOON_DAYS + 1), (f"{DUE_SOON_DAYS + 1}-7 days", 8),

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from pipeline.deadlines import DAYS_LEFT_SQL, DUE_SOON_DAYS, Urgency, urgency
 from pipeline.store import Store, now as utc_now
-from review_app.services.deadlines import DAYS_LEFT_SQL, DUE_SOON_DAYS, Urgency, urgency
 from review_app.services.timefmt import local_text
 
 STATUSES = ("pending", "validated", "rejected", "whitelisted")

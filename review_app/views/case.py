@@ -1,19 +1,24 @@
 """One case: the review copy, stills, plate read and lane facts, and the officer's actions.
 
 The decision bar sits beside the player so that a case is decided without scrolling, and every
-action has a key (the legend is on the page): V validates, R starts a reject, 1-9 pick its reason,
-Enter confirms it once a reason is picked, P puts the cursor in the plate box, F flags a permitted
-vehicle, N and B go to the next and previous case; Space and the arrows drive the player. Keys
-typed into a text box stay there: Enter or Esc leaves the box. No form submits on Enter.
+action has a key (the legend is on the page): V validates (a clear case in one key), R opens the
+reject reasons and 1-9 rejects with that reason at once (two keys), P puts the cursor in the plate
+box, F flags a permitted vehicle (its reason picked, 1-9 picks another, its category and plate still
+to fill: Enter confirms), N and B go to the next and previous case; Space and the arrows drive the
+player. Enter confirms a reject only once a reason is picked (with the mouse, or for a flag) and
+does nothing before. Keys typed into a text box stay there: Enter or Esc leaves the box. No form
+submits on Enter.
 
 Widget keys carry the case id, so the inputs start empty when the next case opens; the buttons the
-shortcuts press have fixed keys (streamlit-shortcuts finds them by key).
+shortcuts press have fixed keys (streamlit-shortcuts finds them by key), a digit's among them: one
+hidden button per reason.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import logging
 import tempfile
 from pathlib import Path
 
@@ -31,13 +36,21 @@ from review_app.services.queue import neighbour, next_pending
 from review_app.views.common import Ctx, flash, show_flash
 from review_app.views.signin import signed_in_fetch
 
+# streamlit-shortcuts 1.2.2, the latest, injects its script with components.v1.html, which Streamlit
+# 1.67 logs as deprecated (in favour of st.iframe) on every run of this page. Drop just that line
+# from the log; if Streamlit removes the function, add_shortcuts fails and the keyboard test with it.
+logging.getLogger("streamlit.deprecation_util").addFilter(lambda r: "components.v1.html" not in r.getMessage())
+
+# The reject reasons' digits, in the order the panel lists them: each presses its hidden button.
+REASON_KEYS = {f"reason-key-{n}": code for n, code in enumerate(decisions.REASONS, 1)}
 # The buttons and boxes the keys press, by widget or container key.
 SHORTCUTS = {"validate": "v", "reject-start": "r", "platebox": "p", "flag-start": "f", "case-next": "n",
-             "case-prev": "b", "reject-confirm": "enter"}
-LEGEND = ("`V` validate · `R` reject, then `1`-`9` reason and `Enter` · `P` plate box (`Enter`/`Esc` leaves it) · "
-          "`F` flag permitted vehicle · `N`/`B` next/previous case · `Space` play/pause · `←`/`→` one frame")
+             "case-prev": "b", "reject-confirm": "enter", **{key: key.rsplit("-", 1)[1] for key in REASON_KEYS}}
+LEGEND = ("`V` validate · `R` reject, then `1`-`9` rejects with that reason · `Enter` confirms a reason picked "
+          "with the mouse · `P` plate box (`Enter`/`Esc` leaves it) · `F` flag permitted vehicle (category, plate, "
+          "`Enter`) · `N`/`B` next/previous case · `Space` play/pause · `←`/`→` one frame")
 # What streamlit-shortcuts does not do: leave keys typed into a text box alone (they would otherwise
-# also press V, R...; Enter or Esc leaves the box), and pick the reject reason by its number.
+# also press V, R, 1...; Enter or Esc leaves the box).
 _KEYS_JS = """<script>
 const doc = window.parent.document, win = window.parent;
 const typing = (t) => t && (t.isContentEditable || t.tagName === "TEXTAREA" ||
@@ -47,18 +60,14 @@ win.__buslaneKeys = (e) => {
   if (typing(e.target)) {  // the box has had the key; the shortcuts listen above, on the document
     if (e.key === "Enter" || e.key === "Escape") e.target.blur();
     e.stopPropagation();
-  } else if (/^[1-9]$/.test(e.key) && !e.ctrlKey && !e.altKey && !e.metaKey) {
-    const label = doc.querySelectorAll('.st-key-reasons [role="radiogroup"] label')[Number(e.key) - 1];
-    // the input itself: a click on it picks the reason without moving the focus (Enter stays the page's)
-    if (label) { label.querySelector("input").click(); e.preventDefault(); }
   }
 };
 doc.body.addEventListener("keydown", win.__buslaneKeys);
 </script>"""
-# Room for the decision bar beside the player at 1366x768.
+# Room for the decision bar beside the player at 1366x768; the digits' buttons are pressed by key only.
 _COMPACT_CSS = ("<style>.block-container {padding-top: 2.5rem; padding-bottom: 1rem}"
                 " h1 {padding: 0 0 .25rem; font-size: 1.75rem !important}"
-                ' [data-testid="stMetricValue"] {font-size: 1.25rem}</style>')
+                ' [data-testid="stMetricValue"] {font-size: 1.25rem} .st-key-reason-keys {display: none}</style>')
 
 
 def render(ctx: Ctx) -> None:
@@ -105,8 +114,9 @@ def _summary(case: Case) -> None:
     a.metric("Status", case.status)
     b.metric("Deadline", case.due() if case.status == "pending" else "-")
     c.metric("Plate", case.plate or "(no read)")
+    decided = f" · {case.decided()}" if case.decided_at else ""
     st.caption(f"{case.camera_id} · {case.location or ''} · seen {case.local(case.first_seen)} to "
-               f"{case.local(case.last_seen)} · review by {case.local(case.review_deadline)}")
+               f"{case.local(case.last_seen)} · review by {case.local(case.review_deadline)}{decided}")
     if case.status == "pending" and case.days_left() < 0:
         st.error(f"Overdue: {case.due()}.")
 
@@ -193,7 +203,7 @@ def _alternative(alt: object) -> str:
 def _passage(case: Case) -> None:
     st.subheader("Lane passage")
     st.markdown(
-        f"- **{case.seconds_in_lane:.1f} s** in the lane, **{case.distance_px:.0f} px** along it\n"
+        f"- **{case.travelled()}**\n"
         f"- hours in force: {case.in_force or 'not recorded'}\n"
         f"- {case.reason}\n"
         f"- {case.vehicle_class}, frames {case.first_frame}-{case.last_frame} of `{case.footage}`\n"
@@ -236,6 +246,14 @@ def _reject(ctx: Ctx, case: Case) -> None:
     gap = decisions.GapFlag(state.get(f"reject-plate-{key}") or "", state.get(f"reject-category-{key}") or "",
                             note) if state.get(f"flag-{key}") else None
     _decided(ctx, case, decisions.reject(ctx.store, case.id, ctx.user, reason, note, gap))
+
+
+def _reason_key(ctx: Ctx, case: Case, reason: str) -> None:
+    """A reason's digit: the reject is recorded at once, unless a flag still needs its category and
+    plate (then the digit only picks the reason, and Enter confirms)."""
+    st.session_state[f"reason-{case.id}"] = reason
+    if not st.session_state.get(f"flag-{case.id}"):
+        _reject(ctx, case)
 
 
 def _correct(ctx: Ctx, case: Case) -> None:
@@ -306,6 +324,10 @@ def _reject_panel(ctx: Ctx, case: Case) -> None:
         chosen = st.session_state.get(f"reason-{key}")
         st.button("Confirm reject (Enter)", key="reject-confirm", type="primary", disabled=chosen is None,
                   on_click=_reject, args=(ctx, case))
+    with st.container(key="reason-keys"):  # hidden (_COMPACT_CSS): the digits press them
+        for button, reason in REASON_KEYS.items():
+            st.button(f"Reject: {decisions.REASONS[reason]}", key=button, on_click=_reason_key,
+                      args=(ctx, case, reason))
 
 
 def _moves(ctx: Ctx, case: Case) -> None:

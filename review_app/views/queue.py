@@ -8,9 +8,9 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from pipeline.deadlines import Urgency, describe
 from pipeline.store import Store
 from review_app.components.download import Download, download_button
-from review_app.services.deadlines import Urgency, describe
 from review_app.services.exports import queue_csv
 from review_app.services.queue import STATUSES, QueueFilter, QueuePage, cameras, next_pending, queue_page
 from review_app.views.common import CASE, Ctx, go, show_flash
