@@ -1,10 +1,11 @@
 """The case page with the keyboard alone, in headless Chromium at 1366x768.
 
-An officer decides 20 cases: `V` on clear cases, `R`, a digit and `Enter` on others, `P`, a plate
-and `V` on unread plates; each decision is checked in the database and the next case opens. Enter
-in a text box decides nothing, Validate without a plate is refused, the Validate control is in the
-viewport without scrolling (also at 1920x1080), and the review copy plays on across an action. The 20 cases are copies
-of the night's real cases (rows and evidence), not 20 batch runs. Seconds per decision are printed.
+An officer decides 20 cases: `V` on clear cases (one key), `R` and a digit on others (two keys, no
+Enter), `P`, a plate and `V` on unread plates; each decision is checked in the database and the next
+case opens. Enter with no reason picked decides nothing, nor does Enter in a text box, Validate
+without a plate is refused, the Validate control is in the viewport without scrolling (also at
+1920x1080), and the review copy plays on across an action. The 20 cases are copies of the night's
+real cases (rows and evidence), not 20 batch runs. Seconds per decision are printed.
 """
 
 from __future__ import annotations
@@ -116,16 +117,25 @@ def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
             player.locator(f'body[data-frame="{frame + 1}"]').wait_for()
             assert f"footage frame {frame + 1}" in player.locator("#where").inner_text()
 
-            # Enter in any text box decides nothing, even with a reason picked.
-            press("4")
+            # Enter with no reason picked decides nothing.
+            confirm = page.get_by_role("button", name="Confirm reject (Enter)")
+            playwright.expect(confirm).to_be_disabled()
+            press("Enter")
+            settled(page)
+            assert decided(store, ids) == 0 and page.get_by_text("Reject: reason (1-9)").is_visible()
+
+            # Enter in any text box decides nothing, even with a reason picked (with the mouse: a digit decides).
+            page.get_by_text("4 · Not driving in the lane").click()
+            playwright.expect(confirm).to_be_enabled()
             page.get_by_label("Note (required for Other; also kept with a flag)").click()
-            page.keyboard.type("vrnb")  # letters that are shortcuts elsewhere stay in the box
+            page.keyboard.type("vrnb 8")  # keys that are shortcuts elsewhere, a reason's digit too, stay in the box
             press("Enter")
             press("p")
             page.keyboard.type("AB00CDE")
             press("Enter")
+            settled(page)
             assert decided(store, ids) == 0
-            assert page.get_by_label("Note (required for Other; also kept with a flag)").input_value() == "vrnb"
+            assert page.get_by_label("Note (required for Other; also kept with a flag)").input_value() == "vrnb 8"
             page.get_by_label("Plate box (P): key in or correct the plate; Validate uses it").fill("")
             press("Escape")
 
@@ -149,9 +159,7 @@ def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
                     press("r")
                     page.get_by_text("Reject: reason (1-9)").wait_for()  # as the officer sees the reasons
                     settled(page)
-                    press("8")  # Duplicate
-                    playwright.expect(page.get_by_role("button", name="Confirm reject (Enter)")).to_be_enabled()
-                    press("Enter")
+                    press("8")  # Duplicate: recorded at once, no Enter
                 following = ids[i + 1] if i + 1 < len(ids) else None
                 if following:
                     heading(page, following).wait_for()
