@@ -9,6 +9,7 @@ an officer has no Sites page and is refused one forced through the URL.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -258,6 +259,19 @@ def test_a_supervisor_draws_saves_and_the_batch_accepts_the_site(sites_app, page
     assert [p.read_bytes() for p in (folder / sites.HISTORY).iterdir()] == [first]
     assert load_site(path) == site
 
+    # The preview: the batch's own analysis of the clip, with the site drawn on it, inline in the page.
+    start = page.get_by_label("Footage start, if the site takes it from the command line")
+    start.fill("2026-11-20T08:00:00")
+    start.press("Enter")  # commits the box's value
+    page.get_by_role("button", name="Preview this frame").click()
+    shown = page.locator('img[alt="first.mp4 preview"]')
+    source = shown.get_attribute("src")
+    assert source.startswith("data:image/png;base64,")  # no /media/ URL serves the camera's footage
+    preview = np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB"))
+    assert preview.shape == (360 + 80, 640, 3)  # the frame and the verdict panel below it
+    x, y = np.round(np.mean(LANE[1:3], axis=0)).astype(int)  # on the lane's far edge
+    assert ((preview[y - 2:y + 3, x - 2:x + 3] == (0, 200, 0)).all(axis=-1)).any(), "the lane is not drawn"
+
     # The picture for the README: the site's zones on a grey frame of our own (no footage in the repository).
     page.get_by_text("An uploaded frame").click()
     grey = tmp_path / "grey.png"
@@ -275,6 +289,8 @@ def test_a_supervisor_draws_saves_and_the_batch_accepts_the_site(sites_app, page
     patch = np.asarray(canvas_shot)[int(middle[1]) - 3:int(middle[1]) + 4, int(middle[0]) - 3:int(middle[0]) + 4]
     assert ((patch[..., 1] > 150) & (patch[..., 0] < 80) & (patch[..., 2] < 80)).any(), "no lane green on its edge"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1366, "height": 1300})  # the picture shows the hours and holidays too
+    page.get_by_role("heading", name="Sites").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "sites_page.png"))
 
     store = Store(sites_app["folder"] / "app.duckdb")

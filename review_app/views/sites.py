@@ -253,9 +253,6 @@ def _save(ctx: Ctx, name: str, settings: dict, loaded: sites.Loaded | None) -> N
 
 def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None:
     st.subheader("Preview on the footage")
-    if clip is None or settings is None:
-        st.caption("Choose a footage file and draw the site to preview what the batch would decide there.")
-        return
     st.caption("The batch's own detector, tracker and lane rules on the footage around the frame above: lanes green, "
                "centreline yellow, exemption zones blue, ignore zones grey; boxes red for a contravention, orange for "
                "a lane passage that is not one.")
@@ -263,13 +260,17 @@ def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None
     start = left.text_input("Footage start, if the site takes it from the command line", key=K + "preview-start",
                             placeholder="2026-11-21T07:00:00")
     seconds = middle.slider("Video seconds", 2, 10, 5, key=K + "preview-seconds")
-    plain = right.checkbox("On grey, without the footage (for documents)", key=K + "preview-plain")
+    plain = right.checkbox("Frame on grey, without the footage (for documents)", key=K + "preview-plain")
     frame_button, video_button = st.columns(2)
-    wants_frame = frame_button.button("Preview this frame", key=K + "preview-frame")
-    wants_video = video_button.button("Preview video", key=K + "preview-video")
+    ready = clip is not None and settings is not None  # a footage file, and a site drawn
+    wants_frame = frame_button.button("Preview this frame", key=K + "preview-frame", disabled=not ready)
+    wants_video = video_button.button("Preview video", key=K + "preview-video", disabled=not ready)
     if wants_frame or wants_video:
         site = _checked(settings)
         if site is None:
+            return
+        if site.start_time.source == "cli" and not start.strip():
+            st.error("This site takes each file's start time from the command line: type the footage's start above.")
             return
         try:
             footage, when = sites.footage_path(footage_dir, clip), sites.parse_start(start)
@@ -285,7 +286,7 @@ def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None
     shown = st.session_state.get(K + "preview")
     if isinstance(shown, bytes):
         data = base64.b64encode(shown).decode("ascii")
-        st.html(f'<img src="data:image/png;base64,{data}" style="max-width:100%" alt="{html.escape(clip)} preview">')
+        st.html(f'<img src="data:image/png;base64,{data}" style="max-width:100%" alt="{html.escape(clip or "footage")} preview">')
     elif shown:
         player(shown.mp4, f"site preview {st.session_state[K + 'previews']}", shown.fps, shown.first_frame,
                shown.aspect)
