@@ -83,7 +83,8 @@ GROUPS = ("openalpr_eu", "openalpr_us", "mixed_uk_eu", "UK photos", "all")  # ro
 ReadTexts = Callable[[np.ndarray, tuple[int, int, int, int]], list[str]]
 
 # OCRs the readers are run with: label -> (model, config) in models/manifest.yaml.
-OCRS = {"v2": ("plate_ocr", "plate_ocr_config"), "v1": ("plate_ocr_v1", "plate_ocr_v1_config")}
+OCRS = {"v2": ("plate_ocr_v2", "plate_ocr_v2_config"),  # named: `plate_ocr` is now the fine-tuned model
+        "v1": ("plate_ocr_v1", "plate_ocr_v1_config")}
 FINETUNED = ("plate_ocr_finetuned", "plate_ocr_finetuned_config")  # another session trains it
 
 
