@@ -27,6 +27,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 UK = "Europe/London"
+REVIEW_DAYS = 14  # the review deadline, days after first seen: the council's target for an officer's decision
 DUE_SOON_DAYS = 2  # "due within 2 days" is highlighted as well as overdue
 SERVICE_DAYS = 28  # days to serve the notice, beginning with the day of the contravention
 

@@ -261,7 +261,7 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
     pace = moved / max(seconds, 1 / fps)
     edge_cut = (short and (cut_at_start or cut_at_end) and seconds >= EDGE_MIN_SHARE * rules.min_seconds_in_lane
                 and pace >= minimum / max(rules.min_seconds_in_lane, 1 / fps))
-    far = _distance_text(distance, distance_m)
+    far = distance_text(distance, distance_m)
 
     if possibly is None and cls in site.exempt_classes:
         reason = f"{cls}: exempt by sight"
@@ -314,7 +314,7 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
     )
 
 
-def _distance_text(distance_px: float, distance_m: float | None) -> str:
+def distance_text(distance_px: float, distance_m: float | None) -> str:
     """'300 px' uncalibrated; '42 m' (or '4.2 m' under ten metres) on a calibrated site."""
     if distance_m is None:
         return f"{abs(distance_px):.0f} px"

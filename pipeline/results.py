@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from pipeline.deadlines import REVIEW_DAYS
 from pipeline.lane_rules import PassageDecision
 from pipeline.plates.types import PlateResult
 from pipeline.site import SiteConfig
@@ -20,8 +21,6 @@ from whitelist.matching import Whitelist, load as load_whitelist
 
 if TYPE_CHECKING:
     from pipeline.analysis import FileResult
-
-REVIEW_DAYS = 14  # the council's target for an officer's decision
 
 
 def passage_id(footage_sha: str, track_id: int) -> str:

@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pipeline.results import REVIEW_DAYS
+from pipeline.deadlines import REVIEW_DAYS
 from pipeline.store import Store, now as utc_now
 
 APP = Path(__file__).with_name("app.py")

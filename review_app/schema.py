@@ -14,7 +14,7 @@ MIGRATIONS: list[str] = [
         officer VARCHAR NOT NULL,
         "at" TIMESTAMPTZ NOT NULL,
         action VARCHAR NOT NULL,       -- validate | reject | reopen
-        reason_code VARCHAR,           -- for reject: see review_app.services.decisions.REASONS
+        reason_code VARCHAR,           -- for reject: see pipeline.reasons.REASONS
         note VARCHAR
     );
     CREATE INDEX decisions_case ON decisions (contravention_id);

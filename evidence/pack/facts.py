@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from evidence.case import Case, load_case
 from pipeline.deadlines import SERVICE_DAYS, describe_decided, serve_by, uk_day
 from pipeline.plates.types import NOT_UK, is_foreign
+from pipeline.reasons import REASONS
 from pipeline.store import Store
-from review_app.services.decisions import REASONS
 
 
 @dataclass(frozen=True)

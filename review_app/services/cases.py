@@ -11,9 +11,9 @@ from pathlib import Path
 
 from evidence.writer import METADATA
 from pipeline.deadlines import days_left, describe, describe_decided
-from pipeline.lane_rules import _distance_text as distance_text  # the batch's own words for a distance
+from pipeline.lane_rules import distance_text  # the batch's own words for a distance
+from pipeline.reasons import REASONS
 from pipeline.store import Store, audit, now as utc_now
-from review_app.services.decisions import REASONS
 from review_app.services.evidence import EvidenceFiles, locate
 from review_app.services.timefmt import local_text
 

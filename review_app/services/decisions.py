@@ -14,24 +14,13 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.reasons import REASONS
 from pipeline.store import Store, audit, now
 from review_app.services import corrections
 from review_app.services.timefmt import local_text
 from review_app.services.users import User
 from whitelist.gaps import flag_gap
 
-# Reject reasons, in the order officers see them.
-REASONS: dict[str, str] = {
-    "permitted_not_whitelisted": "Permitted vehicle not on the whitelist",
-    "whitelisted": "On the whitelist",
-    "plate_unreadable": "Plate misread or unreadable",
-    "not_driving_in_lane": "Not driving in the lane (e.g. turning left or entering premises)",
-    "emergency_on_call": "Emergency vehicle on call",
-    "outside_hours": "Outside hours",
-    "signage_fault": "Signage or lining fault",
-    "duplicate": "Duplicate",
-    "other": "Other (note required)",
-}
 NOTE_REQUIRED = {"other"}
 DECIDED = ("validated", "rejected")
 # Sessions of one app process share the database; a simultaneous update of the same case raises

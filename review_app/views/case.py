@@ -28,6 +28,7 @@ from streamlit_shortcuts import add_shortcuts
 
 from evidence.pack.builder import PackError, build_pack, default_file_name
 from pipeline.plates.types import NOT_UK, is_foreign
+from pipeline.reasons import REASONS
 from review_app.components.download import Download, download_button
 from review_app.components.player import player
 from review_app.services import appeals, corrections, decisions, gaps
@@ -42,7 +43,7 @@ from review_app.views.signin import signed_in_fetch
 logging.getLogger("streamlit.deprecation_util").addFilter(lambda r: "components.v1.html" not in r.getMessage())
 
 # The reject reasons' digits, in the order the panel lists them: each presses its hidden button.
-REASON_KEYS = {f"reason-key-{n}": code for n, code in enumerate(decisions.REASONS, 1)}
+REASON_KEYS = {f"reason-key-{n}": code for n, code in enumerate(REASONS, 1)}
 # The buttons and boxes the keys press, by widget or container key.
 SHORTCUTS = {"validate": "v", "reject-start": "r", "platebox": "p", "flag-start": "f", "case-next": "n",
              "case-prev": "b", "reject-confirm": "enter", **{key: key.rsplit("-", 1)[1] for key in REASON_KEYS}}
@@ -312,9 +313,9 @@ def _actions(ctx: Ctx, case: Case) -> None:
 def _reject_panel(ctx: Ctx, case: Case) -> None:
     key = case.id
     with st.container(key="reasons", border=True):
-        codes = list(decisions.REASONS)
+        codes = list(REASONS)
         st.radio("Reject: reason (1-9)", codes, index=None, key=f"reason-{key}",
-                 format_func=lambda c: f"{codes.index(c) + 1} · {decisions.REASONS[c]}")
+                 format_func=lambda c: f"{codes.index(c) + 1} · {REASONS[c]}")
         st.text_input("Note (required for Other; also kept with a flag)", key=f"note-{key}")
         st.checkbox("Also flag it as a permitted vehicle missing from the whitelist", key=f"flag-{key}")
         if st.session_state.get(f"flag-{key}"):
@@ -326,7 +327,7 @@ def _reject_panel(ctx: Ctx, case: Case) -> None:
                   on_click=_reject, args=(ctx, case))
     with st.container(key="reason-keys"):  # hidden (_COMPACT_CSS): the digits press them
         for button, reason in REASON_KEYS.items():
-            st.button(f"Reject: {decisions.REASONS[reason]}", key=button, on_click=_reason_key,
+            st.button(f"Reject: {REASONS[reason]}", key=button, on_click=_reason_key,
                       args=(ctx, case, reason))
 
 
