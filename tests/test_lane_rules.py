@@ -17,7 +17,6 @@ from pipeline.analysis import Analyser
 from pipeline.detection import COCO_CLASSES
 from pipeline.footage import open_footage
 from pipeline.lane_rules import (
-    DECISIVE_MIN_BOXES,
     LaneGeometry,
     RunningVotes,
     class_votes,

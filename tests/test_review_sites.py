@@ -60,7 +60,7 @@ def test_shapes_moved_on_the_canvas_are_read_where_fabric_shows_them():
     points and its box's corner (left/top, stroke included); a line its ends relative to its centre."""
     canvas = sites.canvas_for(1280, 720)  # shown at 0.625
     clicked = np.array([[100.0, 100.0], [300.0, 120.0], [200.0, 300.0]])
-    low, high = clicked.min(axis=0), clicked.max(axis=0)
+    low = clicked.min(axis=0)
     moved = (40.0, -10.0)
     polygon = {"type": "Polygon", "stroke": "#00c800", "strokeWidth": 2, "originX": "left", "originY": "top",
                "left": low[0] - 1 + moved[0], "top": low[1] - 1 + moved[1], "scaleX": 1, "scaleY": 1, "angle": 0,
