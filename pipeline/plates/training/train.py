@@ -47,7 +47,7 @@ OUT = PROJECT_ROOT / "models" / "plate_ocr_finetuned.onnx"
 
 @dataclass(frozen=True)
 class TrainSettings:
-    epochs: int = 2
+    epochs: int = 8
     samples_per_plate: int = 24  # per epoch, each a fresh width, degradation and box jitter
     batch_size: int = 48
     learning_rate: float = 2e-4
