@@ -99,7 +99,9 @@ def _first_page(facts: CaseFacts, header: PackHeader, folder: Path) -> list[Flow
         ("Restriction", f"bus lane in force {passage['in_force'] or '(not recorded)'}; hours: {facts.hours_text()}"),
         ("Why it is a contravention", passage["reason"]),
         ("Whitelist", facts.whitelist_text()),
-        ("Decision", f"validated by {v.officer} at {facts.local(v.at)}" if v else row["status"]),
+        # The "Decided" row of the deadlines already names a validation that was the first decision.
+        *([] if v is not None and v == facts.first_decision
+          else [("Decision", f"validated by {v.officer} at {facts.local(v.at)}" if v else row["status"])]),
         *facts.deadlines(),
     ]
     return [
