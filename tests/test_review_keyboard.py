@@ -136,12 +136,14 @@ def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
             settled(page)
             assert decided(store, ids) == 0
             assert page.get_by_label("Note (required for Other; also kept with a flag)").input_value() == "vrnb 8"
-            page.get_by_label("Plate box (P): key in or correct the plate; Validate uses it").fill("")
+            plate_box = page.get_by_label("Plate box (P): key in or correct the plate; Validate uses it")
+            plate_box.fill("")
             press("Escape")
 
             # Validate without a plate is refused (case 0 has no plate read).
             press("v")
             page.get_by_text("has no plate: key it in (P)").wait_for()
+            settled(page)
             assert decided(store, ids) == 0
 
             times = []
@@ -149,6 +151,9 @@ def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
                 began = time.perf_counter()
                 if kind(i) == "unread":
                     press("p")
+                    # As the officer sees the cursor in the box before typing: under load the key's
+                    # script can take a moment, and keys typed before it land on the page instead.
+                    playwright.expect(plate_box).to_be_focused()
                     page.keyboard.type(f"ab{51 + i} cde")
                     press("Enter")
                     settled(page)  # the box's value reaches the server before V reads it
