@@ -2,8 +2,8 @@
 
 An officer decides 20 cases: `V` on clear cases (one key), `R` and a digit on others (two keys, no
 Enter), `P`, a plate and `V` on unread plates; each decision is checked in the database and the next
-case opens. Enter with no reason picked decides nothing, nor does Enter in a text box, Validate
-without a plate is refused, the Validate control is in the viewport without scrolling (also at
+case opens. Enter with no reason picked decides nothing, nor does Enter in a text box, keys after P
+stay the plate's when the box loses the cursor, Validate without a plate is refused, the Validate control is in the viewport without scrolling (also at
 1920x1080), and the review copy plays on across an action. The 20 cases are copies of the night's
 real cases (rows and evidence), not 20 batch runs. Seconds per decision are printed.
 """
@@ -137,6 +137,19 @@ def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
             assert decided(store, ids) == 0
             assert page.get_by_label("Note (required for Other; also kept with a flag)").input_value() == "vrnb 8"
             plate_box = page.get_by_label("Plate box (P): key in or correct the plate; Validate uses it")
+            plate_box.fill("")
+            press("Escape")
+
+            # After P the keys are the plate's even when the box loses the cursor (the page re-draws
+            # it as a run finishes): V, R and 8 would otherwise reject case 0 as a duplicate, and
+            # Enter would confirm the reason picked above.
+            press("p")
+            playwright.expect(plate_box).to_be_focused()
+            plate_box.evaluate("b => b.blur()")
+            page.keyboard.type("vr8")
+            press("Enter")
+            settled(page)
+            assert decided(store, ids) == 0 and plate_box.input_value() == "vr8"
             plate_box.fill("")
             press("Escape")
 

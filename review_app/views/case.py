@@ -6,8 +6,8 @@ reject reasons and 1-9 rejects with that reason at once (two keys), P puts the c
 box, F flags a permitted vehicle (its reason picked, 1-9 picks another, its category and plate still
 to fill: Enter confirms), N and B go to the next and previous case; Space and the arrows drive the
 player. Enter confirms a reject only once a reason is picked (with the mouse, or for a flag) and
-does nothing before. Keys typed into a text box stay there: Enter or Esc leaves the box. No form
-submits on Enter.
+does nothing before. Keys typed into a text box stay there: Enter or Esc leaves the box; after P
+they are the plate's until then, even if the page re-draws the box. No form submits on Enter.
 
 Widget keys carry the case id, so the inputs start empty when the next case opens; the buttons the
 shortcuts press have fixed keys (streamlit-shortcuts finds them by key), a digit's among them: one
@@ -51,19 +51,46 @@ LEGEND = ("`V` validate · `R` reject, then `1`-`9` rejects with that reason · 
           "with the mouse · `P` plate box (`Enter`/`Esc` leaves it) · `F` flag permitted vehicle (category, plate, "
           "`Enter`) · `N`/`B` next/previous case · `Space` play/pause · `←`/`→` one frame")
 # What streamlit-shortcuts does not do: leave keys typed into a text box alone (they would otherwise
-# also press V, R, 1...; Enter or Esc leaves the box).
+# also press V, R, 1...; Enter or Esc leaves the box). And after P, the keys are the plate's until
+# Enter, Esc, Tab or a click, even if the box loses the cursor (the page re-draws it while a run
+# finishes): they go on into the box, so a plate's V, R or digit never decides a case and its Enter
+# never confirms a reason picked earlier.
 _KEYS_JS = """<script>
 const doc = window.parent.document, win = window.parent;
 const typing = (t) => t && (t.isContentEditable || t.tagName === "TEXTAREA" ||
   (t.tagName === "INPUT" && !["radio", "checkbox", "button"].includes(t.type)));
+const into = (box, value) => {  // as if typed: React keeps the value the input event reports
+  Object.getOwnPropertyDescriptor(box.ownerDocument.defaultView.HTMLInputElement.prototype, "value")
+    .set.call(box, value);
+  box.dispatchEvent(new Event("input", {bubbles: true}));
+};
 if (win.__buslaneKeys) doc.body.removeEventListener("keydown", win.__buslaneKeys);
 win.__buslaneKeys = (e) => {
   if (typing(e.target)) {  // the box has had the key; the shortcuts listen above, on the document
+    if (["Enter", "Escape", "Tab"].includes(e.key)) win.__buslanePlate = false;
     if (e.key === "Enter" || e.key === "Escape") e.target.blur();
     e.stopPropagation();
+    return;
   }
+  const mods = e.ctrlKey || e.altKey || e.metaKey;
+  if (!win.__buslanePlate) {
+    win.__buslanePlate = !mods && e.key.toLowerCase() === "p";  // the shortcuts then focus the box
+    return;
+  }
+  const box = doc.querySelector(".st-key-platebox input");
+  if (!box || mods) { win.__buslanePlate = false; return; }
+  e.preventDefault();
+  e.stopPropagation();
+  if (["Enter", "Escape", "Tab"].includes(e.key)) { win.__buslanePlate = false; return; }
+  box.focus();
+  if (e.key.length === 1) into(box, box.value + e.key);
+  else if (e.key === "Backspace") into(box, box.value.slice(0, -1));
 };
 doc.body.addEventListener("keydown", win.__buslaneKeys);
+if (!win.__buslaneClick) {
+  win.__buslaneClick = () => { win.__buslanePlate = false; };
+  doc.addEventListener("mousedown", win.__buslaneClick, true);
+}
 </script>"""
 # Room for the decision bar beside the player at 1366x768; the digits' buttons are pressed by key only.
 _COMPACT_CSS = ("<style>.block-container {padding-top: 2.5rem; padding-bottom: 1rem}"
