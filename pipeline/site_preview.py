@@ -228,7 +228,7 @@ def render_png(site: SiteConfig, footage: Path, second: float | None = None, sec
         for index, picture in frames(preview, plain):
             if index >= wanted:
                 break
-        ok, png = cv2.imencode(".png", picture)
+        _, png = cv2.imencode(".png", picture)
         return png.tobytes()
 
 

@@ -104,7 +104,7 @@ def apply(
         scene = (scene - scene.mean()) * how.contrast + how.brightness
     scene += rng.standard_normal(scene.shape, dtype=np.float32) * how.noise_sigma
     out = np.clip(scene, 0, 255).astype(np.uint8)
-    ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, how.jpeg_quality])
+    _, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, how.jpeg_quality])
     return Degraded(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), (x1 * scale, y1 * scale, x2 * scale, y2 * scale), how)
 
 

@@ -64,5 +64,5 @@ def fixed(
     image = cv2.filter2D(image, -1, motion_kernel(how.blur_px, rng.uniform(0, 180)))
     noisy = image + rng.normal(0, how.noise_sigma, image.shape)
     image = np.clip(noisy, 0, 255).astype(np.uint8)
-    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, how.jpeg_quality])
+    _, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, how.jpeg_quality])
     return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)

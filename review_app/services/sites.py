@@ -398,7 +398,7 @@ def read_frame(name: str, data: bytes) -> np.ndarray:
 
 
 def frame_png(bgr: np.ndarray) -> bytes:
-    ok, png = cv2.imencode(".png", bgr)
+    _, png = cv2.imencode(".png", bgr)
     return png.tobytes()
 
 
