@@ -3,8 +3,9 @@
 An officer decides 20 cases: `V` on clear cases (one key), `R` and a digit on others (two keys, no
 Enter), `P`, a plate and `V` on unread plates; each decision is checked in the database and the next
 case opens. Enter with no reason picked decides nothing, nor does Enter in a text box, keys after P
-stay the plate's when the box loses the cursor, Validate without a plate is refused, the Validate control is in the viewport without scrolling (also at
-1920x1080), and the review copy plays on across an action. The 20 cases are copies of the night's
+stay the plate's when the box loses the cursor, Validate without a plate is refused, the Validate
+control is in the viewport without scrolling (also at 1920x1080), and the review copy plays on
+across an action. The 20 cases are copies of the night's
 real cases (rows and evidence), not 20 batch runs. Seconds per decision are printed.
 """
 

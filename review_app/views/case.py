@@ -59,6 +59,7 @@ _KEYS_JS = """<script>
 const doc = window.parent.document, win = window.parent;
 const typing = (t) => t && (t.isContentEditable || t.tagName === "TEXTAREA" ||
   (t.tagName === "INPUT" && !["radio", "checkbox", "button"].includes(t.type)));
+const LEAVE = ["Enter", "Escape", "Tab"];  // keys that end the plate's keys
 const into = (box, value) => {  // as if typed: React keeps the value the input event reports
   Object.getOwnPropertyDescriptor(box.ownerDocument.defaultView.HTMLInputElement.prototype, "value")
     .set.call(box, value);
@@ -67,7 +68,7 @@ const into = (box, value) => {  // as if typed: React keeps the value the input 
 if (win.__buslaneKeys) doc.body.removeEventListener("keydown", win.__buslaneKeys);
 win.__buslaneKeys = (e) => {
   if (typing(e.target)) {  // the box has had the key; the shortcuts listen above, on the document
-    if (["Enter", "Escape", "Tab"].includes(e.key)) win.__buslanePlate = false;
+    if (LEAVE.includes(e.key)) win.__buslanePlate = false;
     if (e.key === "Enter" || e.key === "Escape") e.target.blur();
     e.stopPropagation();
     return;
@@ -81,7 +82,7 @@ win.__buslaneKeys = (e) => {
   if (!box || mods) { win.__buslanePlate = false; return; }
   e.preventDefault();
   e.stopPropagation();
-  if (["Enter", "Escape", "Tab"].includes(e.key)) { win.__buslanePlate = false; return; }
+  if (LEAVE.includes(e.key)) { win.__buslanePlate = false; return; }
   box.focus();
   if (e.key.length === 1) into(box, box.value + e.key);
   else if (e.key === "Backspace") into(box, box.value.slice(0, -1));
