@@ -139,7 +139,10 @@ class Analyser:
         last_read: dict[int, int] = {}
         tries: dict[int, int] = {}
         pending: list[DecodedFrame] = []
-        state = {"near": False, "detected": 0}
+        # A file starts as if a vehicle were near the lane, so one already in it at the first frame is
+        # tracked from its first frames (what makes it "cut by the start of the recording", and lets
+        # it join the previous file's part), not from the first sparse detection that is sure of it.
+        state = {"near": True, "detected": 0}
 
         votes = RunningVotes()
 

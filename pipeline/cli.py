@@ -182,12 +182,17 @@ def bench_speed(
 @bench_app.command("lanes")
 def bench_lanes(
     detector: Annotated[Optional[str], typer.Option(help="vehicle detector for every clip, a manifest name or a path (default: each site's own)")] = None,
+    variant: Annotated[Optional[list[str]], typer.Option(help="also run degraded copies of the clips: half, lowfps, night, or all (repeatable)")] = None,
 ) -> None:
     """Recall and false positives of `buslane process` and the baseline on the clips labelled in tests/labels."""
     from pipeline.bench.lanes import bench
+    from pipeline.bench.variants import VARIANTS
 
+    names = list(VARIANTS) if variant == ["all"] else (variant or [])
+    if unknown := [n for n in names if n not in VARIANTS]:
+        raise typer.BadParameter(f"unknown variant {', '.join(unknown)} (known: {', '.join(VARIANTS)}, all)")
     _setup_logging()
-    for line in bench(detector):
+    for line in bench(detector, variants=[VARIANTS[n] for n in names]):
         typer.echo(line)
 
 

@@ -242,14 +242,23 @@ class LaneRegionDetector:
         return Detections(xyxy, mosaic.confidence, mosaic.class_id, mosaic.track_id)[inside & ~cut]
 
 
+def tracker_config(name: str) -> str:
+    """The tracker settings file: a path, the project's own (beside this module) or one of ultralytics'."""
+    from ultralytics.utils.checks import check_yaml
+
+    if Path(name).is_file():
+        return name
+    own = Path(__file__).with_name(name)
+    return str(own) if own.is_file() else check_yaml(name)
+
+
 class ByteTracker:
     """ultralytics' ByteTrack, fed with our own detections one frame at a time."""
 
-    def __init__(self, config: str = "bytetrack.yaml"):
+    def __init__(self, config: str = "buslane_bytetrack.yaml"):
         from ultralytics.utils import YAML, IterableSimpleNamespace
-        from ultralytics.utils.checks import check_yaml
 
-        self._config = IterableSimpleNamespace(**YAML.load(check_yaml(config)))
+        self._config = IterableSimpleNamespace(**YAML.load(tracker_config(config)))
         self._tracker = None
 
     def start(self) -> None:

@@ -232,7 +232,10 @@ class Detection(_Strict):
     # vehicle_detector_yolo26n) or a path.
     model: str = "vehicle_detector"
     confidence: float = Field(0.1, gt=0, lt=1)  # low: ByteTrack's second stage uses weak boxes
-    tracker: str = "bytetrack.yaml"
+    tracker: str = Field(
+        "buslane_bytetrack.yaml",
+        description="ByteTrack settings: buslane_bytetrack.yaml (the project's), bytetrack.yaml (ultralytics' own) or a path",
+    )
     imgsz: int = 640
     parallel_inferences: int = Field(
         2, ge=1, description="inferences run side by side, one core each (an OpenVINO model; others run one at a time)"

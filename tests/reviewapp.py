@@ -80,3 +80,9 @@ def sign_in_form(page, name: str, password: str) -> None:
     page.get_by_label("Name").fill(name)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def settled(page) -> None:
+    """Wait for the script run to finish: no running icon, no stale (greyed) elements left."""
+    page.wait_for_function("""() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"],'
+                           + ' [data-testid="stStatusWidgetRunningManIcon"], [data-stale="true"]')""")

@@ -17,6 +17,7 @@ from pipeline.analysis import Analyser
 from pipeline.detection import COCO_CLASSES
 from pipeline.footage import open_footage
 from pipeline.lane_rules import (
+    DECISIVE_MIN_BOXES,
     LaneGeometry,
     RunningVotes,
     class_votes,
@@ -84,7 +85,9 @@ def test_motorcycles_exempt_by_config(bus_lane_site, bus_lane_result):
     site = bus_lane_site.model_copy(update={"exempt_classes": ["bus", "motorcycle"]})
     decisions = rejudge(site, bus_lane_result)
     assert not any(d.is_contravention for d in decisions)
-    riders = [d for d in decisions if d.vehicle_class == "motorcycle"]
+    # A glimpse of a few boxes (a second box on a rider for two frames) is too short a vote to be
+    # exempt by sight; it is judged on its time in the lane, and is no contravention either.
+    riders = [d for d in decisions if d.vehicle_class == "motorcycle" and d.frames_in_lane >= DECISIVE_MIN_BOXES]
     assert len(riders) >= 2 and all(d.reason == "motorcycle: exempt by sight" for d in riders)
 
 

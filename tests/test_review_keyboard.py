@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.store import Store
 from review_app.services.users import UsersFile
-from tests.reviewapp import launch, needs_chromium, private_night, serve, sign_in_form
+from tests.reviewapp import launch, needs_chromium, private_night, serve, settled, sign_in_form
 from tests.test_review_e2e import SCREENSHOTS
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -197,12 +197,6 @@ def test_an_officer_decides_20_cases_with_the_keyboard_alone(keyboard_app):
             assert keyed & set(ids) == {c for i, c in enumerate(ids) if kind(i) == "unread"}  # only the unread
         finally:
             browser.close()
-
-
-def settled(page) -> None:
-    """Wait for the script run to finish: no running icon, no stale (greyed) elements left."""
-    page.wait_for_function("""() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"],'
-                           + ' [data-testid="stStatusWidgetRunningManIcon"], [data-stale="true"]')""")
 
 
 def decided(store: Store, ids: list[str]) -> int:

@@ -28,7 +28,7 @@ from pipeline.store import Store
 from review_app.services import sites
 from review_app.services.users import UsersFile
 from tests.conftest import BUS_LANE_SITE, SHENZHEN, buslane, write_low_rate_clip
-from tests.reviewapp import launch, needs_chromium, serve, sign_in_form
+from tests.reviewapp import launch, needs_chromium, serve, settled, sign_in_form
 
 SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
 PASSWORDS = {"sam": "sam-password", "jo": "jo-password"}
@@ -261,8 +261,13 @@ def test_a_supervisor_draws_saves_and_the_batch_accepts_the_site(sites_app, page
 
     # The preview: the batch's own analysis of the clip, with the site drawn on it, inline in the page.
     start = page.get_by_label("Footage start, if the site takes it from the command line")
-    start.fill("2026-11-20T08:00:00")
-    start.press("Enter")  # commits the box's value
+    for _ in range(3):  # a re-run the canvas starts while the box is filled draws it again empty: fill again
+        settled(page)
+        start.fill("2026-11-20T08:00:00")
+        start.press("Enter")  # commits the box's value
+        settled(page)
+        if start.input_value() == "2026-11-20T08:00:00":
+            break
     page.get_by_role("button", name="Preview this frame").click()
     shown = page.locator('img[alt="first.mp4 preview"]')
     source = shown.get_attribute("src")

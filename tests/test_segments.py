@@ -11,6 +11,7 @@ from pathlib import Path
 
 import av
 import pytest
+import yaml
 
 from evidence.segment import SegmentPlan, cut_segment
 from evidence.source import packet_index
@@ -18,6 +19,7 @@ from evidence.verify import verify_case
 from pipeline.analysis import Analyser, FileResult
 from pipeline.batch import Batch, BatchSummary
 from pipeline.footage import footage_sha256, open_footage
+from pipeline.site import load_site
 from pipeline.report import morning_report
 from pipeline.store import Store
 from tests.conftest import BUS_LANE_SITE, LABELS, SHENZHEN, SHENZHEN_START, buslane, overlaps, sidecar
@@ -25,9 +27,10 @@ from tests.conftest import BUS_LANE_SITE, LABELS, SHENZHEN, SHENZHEN_START, busl
 FRAMES = 256  # the clip's first 10 s: the first rider's whole passage
 FPS = 25
 # The first rider is in the lane from the clip's first frames (tests/labels/shenzhen.yaml) and is
-# detected in it from about frame 30 to 76, so a cut at frame 64 leaves each file under the 1.5 s
-# minimum: 1.4 s and 0.5-1 s.
-CUT = 64
+# tracked in it from about frame 3 to 91 (3.6 s). With a minimum of 2.5 s (the example site's 1.5 s
+# would pass either half on its own) a cut at frame 48 leaves each file under it: about 1.8 and 1.6 s.
+CUT = 48
+MIN_SECONDS = 2.5
 RIDER = LABELS["bus_lane"]["riders_along"][0]
 
 
@@ -67,9 +70,20 @@ def recording(tmp_path_factory) -> Recording:
 
 
 @pytest.fixture(scope="module")
-def analysed(recording, bus_lane_site) -> dict[str, FileResult]:
+def site_file(tmp_path_factory, bus_lane_site) -> Path:
+    """The example bus-lane site with a minimum time of MIN_SECONDS, as a file the batch reads."""
+    site = bus_lane_site.model_copy(update={"thresholds": bus_lane_site.thresholds.model_copy(
+        update={"min_seconds_in_lane": MIN_SECONDS})})
+    path = tmp_path_factory.mktemp("site") / "bus_lane.yaml"
+    path.write_text(yaml.safe_dump(site.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
+    assert load_site(path) == site
+    return path
+
+
+@pytest.fixture(scope="module")
+def analysed(recording, site_file) -> dict[str, FileResult]:
     """Each file analysed once, as a worker would (the batches below record these results)."""
-    analyser = Analyser(bus_lane_site)
+    analyser = Analyser(load_site(site_file))
     results = {}
     for name in ("whole", "first", "second"):
         path = getattr(recording, name)
@@ -78,11 +92,11 @@ def analysed(recording, bus_lane_site) -> dict[str, FileResult]:
     return results
 
 
-def record(db: Path, batches: list[list[FileResult]]) -> Store:
+def record(db: Path, batches: list[list[FileResult]], site: Path) -> Store:
     """Record analysed files as the batch does, one Batch per inner list, and write their evidence."""
     store = Store(db)
     for results in batches:
-        batch = Batch.from_files(BUS_LANE_SITE, db, evidence_root=db.parent / "evidence", progress=False)
+        batch = Batch.from_files(site, db, evidence_root=db.parent / "evidence", progress=False)
         summary = BatchSummary()
         for result in results:
             batch._finish(result, summary)
@@ -109,19 +123,20 @@ def same_contraventions(whole: list, split: list) -> bool:
 
 
 @pytest.fixture(scope="module")
-def whole_cases(analysed, recording, tmp_path_factory) -> list:
-    found = cases(record(tmp_path_factory.mktemp("whole") / "b.duckdb", [[analysed["whole"]]]), recording)
+def whole_cases(analysed, recording, site_file, tmp_path_factory) -> list:
+    found = cases(record(tmp_path_factory.mktemp("whole") / "b.duckdb", [[analysed["whole"]]], site_file), recording)
     assert [c for c in found if overlaps(c[1:], RIDER)], "the whole clip flags the rider"
     return found
 
 
 def test_each_file_alone_loses_or_shortens_the_rider(analysed):
-    """Why joining matters: the rider falls under the 1.5 s minimum in each file."""
+    """Why joining matters: the rider falls under the minimum in each file, so each half is at most
+    queued as cut by the recording's edge, behind the other cases."""
     end = [p for p in analysed["first"].passages if p.cut_at_end]
     start = [p for p in analysed["second"].passages if p.cut_at_start]
     assert len(end) == len(start) == 1
-    assert end[0].seconds_in_lane < 1.5 and start[0].seconds_in_lane < 1.5
-    assert not start[0].is_contravention
+    assert end[0].seconds_in_lane < MIN_SECONDS and start[0].seconds_in_lane < MIN_SECONDS
+    assert all(p.edge_cut or not p.is_contravention for p in end + start)
 
 
 @pytest.mark.parametrize("order", [
@@ -130,14 +145,15 @@ def test_each_file_alone_loses_or_shortens_the_rider(analysed):
     pytest.param([["first"], ["second"]], id="two batches"),
     pytest.param([["second"], ["first"]], id="two batches, reverse order"),
 ])
-def test_two_abutting_files_give_the_whole_clips_contraventions(analysed, recording, whole_cases, order, tmp_path):
-    store = record(tmp_path / "b.duckdb", [[analysed[name] for name in batch] for batch in order])
+def test_two_abutting_files_give_the_whole_clips_contraventions(analysed, recording, whole_cases, order, site_file,
+                                                               tmp_path):
+    store = record(tmp_path / "b.duckdb", [[analysed[name] for name in batch] for batch in order], site_file)
     assert same_contraventions(whole_cases, cases(store, recording)), (whole_cases, cases(store, recording))
     joined = store.query("SELECT * FROM lane_passages WHERE parts IS NOT NULL")
     assert len(joined) == 1
     passage = joined[0]
     assert passage["first_frame"] < CUT <= passage["last_frame"] and passage["is_contravention"]
-    assert passage["seconds_in_lane"] >= 1.5 and not passage["edge_cut"]
+    assert passage["seconds_in_lane"] >= MIN_SECONDS and not passage["edge_cut"]
     # Every frame keeps its own file and frame number.
     parts = json.loads(passage["parts"])
     assert [(p["footage_id"], p["offset"]) for p in parts] == [
@@ -155,24 +171,26 @@ def test_two_abutting_files_give_the_whole_clips_contraventions(analysed, record
     assert sum(r.passages for r in morning_report(store)) == len(analysed["whole"].passages)
 
 
-def test_a_cut_with_no_neighbour_is_judged_on_what_was_seen(analysed, tmp_path):
+def test_a_cut_with_no_neighbour_is_judged_on_what_was_seen(analysed, site_file, tmp_path):
     """The first file alone, and with the second starting 10 s after it ends: nothing to join."""
     late = replace(analysed["second"], start=analysed["second"].start + timedelta(seconds=10))
     for batches in ([[analysed["first"]]], [[analysed["first"], late]]):
-        store = record(tmp_path / f"b{len(batches[0])}.duckdb", batches)
+        store = record(tmp_path / f"b{len(batches[0])}.duckdb", batches, site_file)
         assert not store.query("SELECT 1 FROM lane_passages WHERE parts IS NOT NULL OR superseded_by IS NOT NULL")
-        cut = store.query("SELECT * FROM contraventions WHERE edge_cut")
+        cut = store.query("SELECT * FROM contraventions WHERE edge_cut AND footage_id = ?", [analysed["first"].sha256])
         assert len(cut) == 1 and cut[0]["status"] == "pending"
         reason = store.query("SELECT reason FROM lane_passages WHERE id = ?", [cut[0]["passage_id"]])[0]["reason"]
-        assert reason.startswith("cut by the end of the recording")
+        # In the lane from the clip's first frames to the file's last.
+        assert reason.startswith("cut by the start and the end of the recording")
 
 
-def test_an_officers_decision_on_a_half_stands(analysed, tmp_path):
-    store = record(tmp_path / "b.duckdb", [[analysed["first"]]])
+def test_an_officers_decision_on_a_half_stands(analysed, site_file, tmp_path):
+    store = record(tmp_path / "b.duckdb", [[analysed["first"]]], site_file)
     with store.transaction() as con:
         con.execute("UPDATE contraventions SET status = 'rejected'")
-    record(tmp_path / "b.duckdb", [[analysed["second"]]])
-    assert [r["status"] for r in store.query("SELECT status FROM contraventions")] == ["rejected"]
+    record(tmp_path / "b.duckdb", [[analysed["second"]]], site_file)
+    # The second half's own case (queued as cut by the start) is set aside by the join.
+    assert sorted(r["status"] for r in store.query("SELECT status FROM contraventions")) == ["rejected", "superseded"]
     joined = store.query("SELECT is_contravention, reason FROM lane_passages WHERE parts IS NOT NULL")
     assert len(joined) == 1 and not joined[0]["is_contravention"] and "already decided" in joined[0]["reason"]
 

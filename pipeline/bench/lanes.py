@@ -14,10 +14,13 @@ scores the contraventions each found:
 A contravention matches a labelled vehicle when their frame ranges overlap by at least half of the
 shorter range; each vehicle and each contravention is matched at most once (see `score`).
 Clips are split `tune` / `validation` so that what is tuned on one half can be reported on the other.
+With `variants` (pipeline/bench/variants.py) the same is run again on degraded copies of the clips
+(half the resolution, half the frame rate, an infrared-like night), each copy in its clip's split.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,12 +29,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.bench.speed import baseline, process
+from pipeline.bench.variants import Variant, degraded_clip
 from pipeline.models import PROJECT_ROOT, resolve_model
 from pipeline.site import VEHICLE_CLASSES, SiteConfig, load_site
 
 LABELS = PROJECT_ROOT / "tests" / "labels"
 FOOTAGE = PROJECT_ROOT.parent / "shared" / "data" / "footage"
 SPLITS = ("tune", "validation")
+VARIANT_CACHE = PROJECT_ROOT / "var" / "bench" / "variants"
 
 Span = tuple[int, int]
 
@@ -161,37 +166,55 @@ def bench_site(labels: ClipLabels, detector: str | None = None) -> SiteConfig:
     return site.model_copy(update=update)
 
 
-def run_clip(labels: ClipLabels, detector: str | None = None, with_baseline: bool = True) -> ClipResult:
-    site = bench_site(labels, detector)
+def run_clip(labels: ClipLabels, detector: str | None = None, with_baseline: bool = True,
+             variant: Variant | None = None, cache: Path = VARIANT_CACHE) -> ClipResult:
+    """Both runs on the clip, or on its `variant` copy with the site and labels carried over."""
+    site, clip = bench_site(labels, detector), labels.clip
+    if variant is not None:
+        site, clip = variant.site(site), degraded_clip(clip, variant, cache)
+        vehicles = tuple(v.model_copy(update={"frames": variant.frames(*v.frames)}) for v in labels.vehicles)
+        labels = labels.model_copy(update={"clip": clip, "vehicles": vehicles})
 
     def scored(run) -> Score:
         return score(run.spans, labels.vehicles, site.exempt_classes)
 
-    return ClipResult(labels, scored(process(labels.clip, site)),
-                      scored(baseline(labels.clip, site)) if with_baseline else None)
+    return ClipResult(labels, scored(process(clip, site)), scored(baseline(clip, site)) if with_baseline else None)
 
 
-def bench(detector: str | None = None, folder: Path = LABELS) -> list[str]:
+def bench(detector: str | None = None, folder: Path = LABELS, variants: Sequence[Variant] = (),
+          cache: Path = VARIANT_CACHE) -> list[str]:
+    """The table for the clips as recorded, then one for each of `variants` (pipeline/bench/variants.py)."""
     clips = all_labels(folder)
     models = sorted({str(resolve_model(bench_site(c, detector).detection.model)) for c in clips})
     lines = [f"detector: {detector or 'each site’s own'} ({', '.join(models)})"]
-    header = (f"{'clip':<12}{'split':<12}{'along':>6}   {'process found':>14}{'recall':>8}{'FP':>4}"
-              f"   {'baseline found':>14}{'recall':>8}{'FP':>4}")
-    lines += [header, "-" * len(header)]
-    results = [run_clip(c, detector) for c in clips]
-    for r in results:
-        lines.append(_row(r.labels.name, r.labels.split, [r]))
-    lines.append("-" * len(header))
-    for split in SPLITS:
-        lines.append(_row("total", split, [r for r in results if r.labels.split == split]))
-    lines.append(_row("total", "all", results))
-    for r in results:  # what to look at by eye
+    runs = [("as recorded", None)] + [(f"{v.name}: {v.what}", v) for v in variants]
+    everything: list[ClipResult] = []
+    for title, variant in runs:
+        results = [run_clip(c, detector, variant=variant, cache=cache)
+                   for c in clips if variant is None or variant.applies_to(c.clip)]
+        lines += ["", title, *_table(results)]
+        everything += results
+    if variants:
+        lines += ["", "every run above", *_table(everything, rows=False)]
+    for r in everything:  # what to look at by eye
         for name, s in (("process", r.process), ("baseline", r.baseline)):
             for v in s.missed:
-                lines.append(f"{r.labels.name}: {name} missed {list(v.frames)} {v.vehicle_class}: {v.description}")
+                lines.append(f"{r.labels.clip.name}: {name} missed {list(v.frames)} {v.vehicle_class}: {v.description}")
             if s.false_positives:
                 spans = ", ".join(f"{a}-{b}" for a, b in s.false_positives)
-                lines.append(f"{r.labels.name}: {name} false positives (frames): {spans}")
+                lines.append(f"{r.labels.clip.name}: {name} false positives (frames): {spans}")
+    return lines
+
+
+def _table(results: list[ClipResult], rows: bool = True) -> list[str]:
+    header = (f"{'clip':<12}{'split':<12}{'along':>6}   {'process found':>14}{'recall':>8}{'FP':>4}"
+              f"   {'baseline found':>14}{'recall':>8}{'FP':>4}")
+    lines = [header, "-" * len(header)]
+    if rows:
+        lines += [_row(r.labels.name, r.labels.split, [r]) for r in results]
+        lines.append("-" * len(header))
+    lines += [_row("total", split, [r for r in results if r.labels.split == split]) for split in SPLITS]
+    lines.append(_row("total", "all", results))
     return lines
 
 
