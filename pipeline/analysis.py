@@ -47,6 +47,7 @@ BATCHES_AHEAD = 2
 # An untracked box this confident near the lane switches detection to every frame (ByteTrack's
 # default threshold for starting a track).
 NEAR_MIN_CONFIDENCE = 0.25
+NEAR_HOLD_SECONDS = 0.5  # see Analyser._track
 
 
 @dataclass(frozen=True)
@@ -139,10 +140,14 @@ class Analyser:
         last_read: dict[int, int] = {}
         tries: dict[int, int] = {}
         pending: list[DecodedFrame] = []
-        # A file starts as if a vehicle were near the lane, so one already in it at the first frame is
-        # tracked from its first frames (what makes it "cut by the start of the recording", and lets
-        # it join the previous file's part), not from the first sparse detection that is sure of it.
-        state = {"near": True, "detected": 0}
+        # Dense detection goes on for NEAR_HOLD_SECONDS after a vehicle was last near the lane: a car
+        # missed for a frame or two in the lane is not then looked at only every idle_stride frames,
+        # which at 12-15 fps cut fast cars into pieces too far apart to re-link. A file starts as if
+        # a vehicle were near, so one already in the lane at the first frame is tracked from its first
+        # frames (what makes it "cut by the start of the recording", and lets it join the previous
+        # file's part), not from the first sparse detection that is sure of it.
+        hold = round(NEAR_HOLD_SECONDS * info.fps)
+        state = {"near": True, "near_until": hold, "detected": 0}
 
         votes = RunningVotes()
 
@@ -186,8 +191,9 @@ class Analyser:
                 # Untracked boxes count too: a fast vehicle seen every idle_stride frames moves too far
                 # for the tracker to confirm it, so waiting for a track would never switch to dense.
                 sure = boxes[boxes.confidence >= NEAR_MIN_CONFIDENCE]
-                state["near"] = bool(geometry.lookup(near_lane, np.concatenate(
-                    [tracked.ground_points, sure.ground_points])).any())
+                if geometry.lookup(near_lane, np.concatenate([tracked.ground_points, sure.ground_points])).any():
+                    state["near_until"] = frame.index + hold
+                state["near"] = frame.index <= state["near_until"]
                 if self.plates is not None:
                     read_plates(frame, tracked)
             state["detected"] += len(batch)
