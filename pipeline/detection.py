@@ -249,7 +249,13 @@ def tracker_config(name: str) -> str:
     if Path(name).is_file():
         return name
     own = Path(__file__).with_name(name)
-    return str(own) if own.is_file() else check_yaml(name)
+    if own.is_file():
+        return str(own)
+    try:
+        return check_yaml(name)
+    except FileNotFoundError:
+        raise ValueError(f"detection.tracker {name!r}: no such file (a path, a file beside {Path(__file__).name}, "
+                         "or one of ultralytics' trackers such as bytetrack.yaml)") from None
 
 
 class ByteTracker:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline.analysis import frame_detector
-from pipeline.detection import COCO_CLASSES, LaneRegionDetector, OpenVINODetector, UltralyticsDetector, load_detector, region_of_interest
+from pipeline.detection import COCO_CLASSES, LaneRegionDetector, OpenVINODetector, UltralyticsDetector, load_detector, region_of_interest, tracker_config
 from pipeline.footage import open_footage
 from pipeline.models import resolve_model
 from pipeline.site import Processing
@@ -102,3 +102,10 @@ def test_small_cars_on_a_352x288_camera_are_found_enlarged_where_native_scale_mi
     for car in SMALL_CARS:
         assert not _found(native, car), car
         assert _found(enlarged, car), car
+
+
+def test_the_tracker_setting_names_the_projects_ultralytics_or_a_file_and_a_bad_one_is_named():
+    assert tracker_config("buslane_bytetrack.yaml").endswith("pipeline/buslane_bytetrack.yaml")
+    assert "ultralytics" in tracker_config("bytetrack.yaml")
+    with pytest.raises(ValueError, match="detection.tracker 'nowhere.yaml': no such file"):
+        tracker_config("nowhere.yaml")
