@@ -1,7 +1,7 @@
 """Degraded copies of the lane benchmark's clips: the same traffic as other cameras would record it.
 
 The held-out cameras differ from ours in resolution, frame rate and light, so `buslane bench lanes
---variants` re-runs the labelled clips as such cameras would give them, the labels carried over:
+--variant NAME` re-runs the labelled clips as such cameras would give them, the labels carried over:
 
 * ``half``: half the resolution (clips 640 px wide and more: a 352x288 camera halved is no camera),
   the site's drawing halved with it;
