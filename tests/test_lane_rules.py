@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pipeline.analysis import Analyser
+from pipeline.bench.variants import VARIANTS
 from pipeline.detection import COCO_CLASSES
 from pipeline.footage import open_footage
 from pipeline.lane_rules import (
@@ -304,17 +305,10 @@ def test_a_passage_cut_by_the_end_of_the_file_is_queued_behind_the_others(edge_d
     assert [r.id for r in page.rows] == [whole_id, cut_id]  # although the cut one is due first
 
 
-def halved(site: SiteConfig) -> SiteConfig:
-    half = lambda points: [(x / 2, y / 2) for x, y in points]  # noqa: E731
-    return without_plates(site, lanes=[half(p) for p in site.lanes], centreline=half(site.centreline),
-                          ignore_zones=[half(p) for p in site.ignore_zones],
-                          exemption_zones=[half(p) for p in site.exemption_zones])
-
-
 @pytest.fixture(scope="module")
 def half_size(tmp_path_factory, general_lane_site):
     """The whole clip at 320x180 with the general lane's site drawn at half size."""
-    site = halved(general_lane_site)
+    site = VARIANTS["half"].site(without_plates(general_lane_site))
     return site, analyse(site, write_clip(tmp_path_factory.mktemp("half") / "half.mp4", 0, 10**6, scale=0.5))
 
 
