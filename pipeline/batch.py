@@ -7,8 +7,11 @@ all. A file listed twice (or under two names) is processed once.
 A batch never dies of one file. Whatever goes wrong with a file (not a file, not a video, a still
 image, a frame the site's zones do not fit, any exception in its analysis or its recording) is
 recorded in footage_files as failed, with a one-line reason naming the file, and the batch goes on.
-A path that is not a readable file has no content to hash: its row's id is the sha256 of
-"path:" and its absolute path, so re-runs replace that row rather than add one.
+What is not a regular file (a named pipe, a device, a socket, a symbolic link loop) is refused
+before it is opened: reading a pipe or a device never ends. So is a name that is not UTF-8: the
+database could not record where the file is. A path that is not a readable file has no content to
+hash: its row's id is the sha256 of "path:" and its absolute path, so re-runs replace that row
+rather than add one.
 
 Two batches over the same files at once: each file is claimed with an OS lock (POSIX `lockf`) on
 a file named by its sha256 in a folder beside the database, held from before its analysis until
@@ -39,6 +42,7 @@ from evidence.writer import missing_evidence, write_case
 from pipeline.analysis import FileResult
 from pipeline.engines import check_models, engine_results, one_line
 from pipeline.footage import FootageError, footage_sha256, open_footage
+from pipeline.report import printable
 from pipeline.results import record_result
 from pipeline.segments import join_at_edges
 from pipeline.site import SiteConfig, load_site
@@ -87,7 +91,7 @@ class BatchSummary:
         ]
         out += [f"FAILED {r.error}" for r in self.results if r.status == "failed"]
         out += [f"EVIDENCE NOT WRITTEN {e}" for e in self.evidence_failures]
-        return out
+        return [printable(line) for line in out]
 
 
 class Batch:
@@ -140,7 +144,7 @@ class Batch:
                     claims.release(result.sha256)
         for result in summary.results:
             if result.status == "failed":
-                log.error("%s", result.error)
+                log.error("%s", printable(result.error))
         summary.seconds = time.monotonic() - began
         return summary
 
@@ -172,23 +176,23 @@ class Batch:
         if absolute in seen:
             return FileResult(path, None, "duplicate")
         seen.add(absolute)
+        if not _utf8(absolute):  # the database could not say where the file is
+            return FileResult(path, _path_id(path), "failed", error=f"{path}: the file name is not UTF-8: rename it")
         try:
-            if path.is_dir():
-                return FileResult(path, _path_id(path), "failed", error=f"{path}: is a directory, not a footage file")
-            sha = footage_sha256(path)
-        except FileNotFoundError:
-            return FileResult(path, _path_id(path), "failed", error=f"{path}: no such file")
-        except OSError as e:
+            sha = footage_sha256(path)  # a pipe, a device or a link loop fails here, unread
+        except FootageError as e:
+            return FileResult(path, _path_id(path), "failed", error=str(e))
+        except OSError as e:  # e.g. no permission to read it
             return FileResult(path, _path_id(path), "failed", error=f"{path}: cannot read file ({e.strerror or e})")
         if sha in seen:  # the same bytes under another name
             return FileResult(path, sha, "duplicate")
         seen.add(sha)
         if not claims.take(sha):
-            log.info("%s: being processed by another batch, skipped", path)
+            log.info("%s: being processed by another batch, skipped", printable(str(path)))
             return FileResult(path, sha, "claimed")
         if self._recorded(sha):
             claims.release(sha)
-            log.info("%s: already processed, skipped", path)
+            log.info("%s: already processed, skipped", printable(str(path)))
             return FileResult(path, sha, "skipped")
         # The header only: a still image, or a frame the site's zones do not fit, fails here, not in a worker.
         try:
@@ -210,13 +214,13 @@ class Batch:
             try:
                 added = self._record(result)
             except Exception as e:  # noqa: BLE001 - recorded as this file's failure instead
-                log.exception("%s: could not be recorded", result.path)
+                log.exception("%s: could not be recorded", printable(str(result.path)))
                 result = replace(result, status="failed", passages=(), plates={},
                                  error=f"{result.path}: could not be recorded: {one_line(e)}")
                 try:
                     added = self._record(result)
                 except Exception:  # noqa: BLE001 - the database itself is failing; the summary still says so
-                    log.exception("%s: the failure could not be recorded either", result.path)
+                    log.exception("%s: the failure could not be recorded either", printable(str(result.path)))
                     added = []
             if added is None:
                 result = replace(result, status="claimed")  # another batch recorded it meanwhile
@@ -269,5 +273,13 @@ class Claims:
 
 
 def _path_id(path: Path) -> str:
-    """A stable footage_files id for an input with no content to hash (missing, a directory)."""
-    return hashlib.sha256(f"path:{path.absolute()}".encode()).hexdigest()
+    """A stable footage_files id for an input with no content to hash (missing, a directory, a pipe)."""
+    return hashlib.sha256(b"path:" + os.fsencode(path.absolute())).hexdigest()
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8, as Python decodes a file name
+        return False
+    return True

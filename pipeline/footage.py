@@ -7,8 +7,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +28,10 @@ from pipeline.site import StartTime
 class FootageError(RuntimeError):
     """A footage file cannot be used; the message names the file and the reason."""
 
+
+# What a path is when it is neither a regular file nor a folder: reading a pipe or a device never ends.
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 # FFmpeg reads a single picture through these demuxers; it would pass for one-frame footage.
 STILL_IMAGE_DEMUXERS = ("image2", "image2pipe")
@@ -134,8 +141,8 @@ class Video:
 @contextmanager
 def open_footage(path: str | Path) -> Iterator[Video]:
     path = Path(path)
-    if not path.is_file():
-        raise FootageError(f"{path}: no such file")
+    if problem := not_regular_file(path):
+        raise FootageError(f"{path}: {problem}")
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as e:
@@ -151,15 +158,28 @@ def open_footage(path: str | Path) -> Iterator[Video]:
         container.close()
 
 
-def _is_file(path: Path) -> bool:
+def not_regular_file(path: Path) -> str | None:
+    """Why `path` is not a regular file one can read to its end, found without opening it (symbolic
+    links followed), e.g. "not a regular file: a named pipe"; None for a regular file."""
     try:
-        return path.is_file()
-    except OSError:  # e.g. ENAMETOOLONG, which pathlib does not treat as "no such file"
-        return False
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as e:
+        return "a symbolic link loop" if e.errno == errno.ELOOP else f"cannot read file ({e.strerror or e})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a footage file"
+    return "not a regular file: " + next((name for test, name in _SPECIAL_FILES if test(mode)), "an unknown kind")
 
 
 def footage_sha256(path: str | Path) -> str:
-    return sha256_file(Path(path).resolve())
+    """The file's sha256; FootageError, before anything is read, for what is not a regular file."""
+    path = Path(path)
+    if problem := not_regular_file(path):
+        raise FootageError(f"{path}: {problem}")
+    return sha256_file(path.resolve())
 
 
 def resolve_start(path: Path, rule: StartTime, tz, cli_start: datetime | None) -> datetime:
@@ -175,13 +195,15 @@ def resolve_start(path: Path, rule: StartTime, tz, cli_start: datetime | None) -
         except ValueError as e:
             raise FootageError(f"{path}: start time {m['ts']!r} does not fit format {rule.format!r}") from e
     elif rule.source == "sidecar":
-        sidecar = path.with_suffix(path.suffix + ".json")
-        if not _is_file(sidecar):
-            sidecar = path.with_suffix(".json")
+        # A name too long to have a sidecar beside it has none; a pipe named .json is never read.
+        sidecar = next((s for s in (path.with_suffix(path.suffix + ".json"), path.with_suffix(".json"))
+                        if not not_regular_file(s)), None)
+        if sidecar is None:
+            raise FootageError(f"{path}: no sidecar {path.name}.json with the start time (or give --start)")
         try:
             start = datetime.fromisoformat(json.loads(sidecar.read_text())["start"])
-        except OSError:  # missing, or a name too long to have a sidecar beside it
-            raise FootageError(f"{path}: no sidecar {path.name}.json with the start time (or give --start)") from None
+        except OSError as e:
+            raise FootageError(f"{sidecar}: cannot be read ({e.strerror or e})") from None
         except (ValueError, KeyError, TypeError) as e:
             raise FootageError(f"{sidecar}: needs {{\"start\": \"ISO-8601 time\"}} ({e})") from None
     else:

@@ -18,6 +18,20 @@ CONTRAVENTION_COLUMNS = (
 )
 
 
+def printable(text: str) -> str:
+    """`text` on one line: a control character (a newline in a file name, an escape sequence) is
+    written as a Python string literal writes it (\\n, \\x1b), so one file is always one line, and a
+    byte of a name that is not UTF-8 as that byte (\\xff). Backslashes stay as they are: messages
+    quote site patterns that hold them."""
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # how Python decodes a byte of a file name that is not UTF-8
+        return f"\\x{ord(c) - 0xdc00:02x}"
+    return repr(c)[1:-1]
+
+
 def local_iso(value: datetime | None, tz: str) -> str | None:
     """ISO 8601 with the camera's UTC offset, e.g. 2016-03-18T12:21:27+00:00."""
     return value.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds") if value else None
@@ -65,7 +79,7 @@ class CameraReport:
         out += [f"  EVIDENCE MISSING: {c} (re-run the batch, or `buslane evidence write --missing`)"
                 for c in self.missing_evidence]
         out += [f"  {j}" for j in self.rejections_up]
-        return out
+        return [printable(line) for line in out]  # file names come from whoever named the files
 
 
 def morning_report(store: Store) -> list[CameraReport]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
-from typing import TYPE_CHECKING
-
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -14,6 +14,7 @@ import numpy as np
 from pipeline.deadlines import REVIEW_DAYS
 from pipeline.lane_rules import PassageDecision
 from pipeline.plates.types import PlateResult
+from pipeline.report import printable
 from pipeline.site import SiteConfig
 from pipeline.store import audit, now
 from pipeline.tracks import Track
@@ -39,15 +40,16 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
     # A failed earlier attempt (same bytes, or same path: a file that was missing then) is replaced;
     # a processed file never reaches here (skipped).
     con.execute("DELETE FROM footage_files WHERE status = 'failed' AND (id = ? OR path = ?)",
-                [result.sha256, str(result.path.resolve())])
+                [result.sha256, stored_path(result.path)])
+    error = result.error and printable(result.error)  # one line, whatever the file's name holds
     info = result.info
     end = result.start + timedelta(seconds=result.frames / info.fps) if info and result.start else None
     _insert(con, "footage_files", {
-        "id": result.sha256, "path": str(result.path.resolve()), "camera_id": site.camera_id,
+        "id": result.sha256, "path": stored_path(result.path), "camera_id": site.camera_id,
         "site_sha256": site_sha256, "start_time": result.start, "end_time": end, "timezone": site.timezone,
         "frames": result.frames, "fps": info and info.fps, "width": info and info.width,
         "height": info and info.height, "codec": info and info.codec, "status": result.status,
-        "error": result.error, "processed_at": now(), "seconds_taken": result.seconds,
+        "error": error, "processed_at": now(), "seconds_taken": result.seconds,
     })
     whitelist = load_whitelist(con)  # the version in force now is recorded with every decision
     added = []
@@ -58,8 +60,8 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
                                               p.track_id))
         if cid:
             added.append(cid)
-    audit(con, actor, f"batch.file_{result.status}", "footage", result.sha256, path=str(result.path),
-          passages=len(result.passages), contraventions=len(added), error=result.error)
+    audit(con, actor, f"batch.file_{result.status}", "footage", result.sha256, path=_storable(str(result.path)),
+          passages=len(result.passages), contraventions=len(added), error=error)
     return added
 
 
@@ -97,7 +99,7 @@ def record_passage(con: duckdb.DuckDBPyConnection, p: PassageDecision, pid: str,
     _insert(con, "contraventions", {
         "id": cid, "passage_id": pid, "camera_id": site.camera_id, "location": site.location,
         "first_seen": p.first_seen, "last_seen": p.last_seen, "timezone": site.timezone,
-        "vehicle_class": p.vehicle_class, "footage": str(footage.resolve()), "footage_id": footage_id,
+        "vehicle_class": p.vehicle_class, "footage": stored_path(footage), "footage_id": footage_id,
         "first_frame": p.first_frame, "last_frame": p.last_frame, "status": "pending",
         "review_deadline": p.first_seen + timedelta(days=REVIEW_DAYS), "created_at": now(),
         "class_votes": row["class_votes"], "edge_cut": p.edge_cut,
@@ -105,6 +107,17 @@ def record_passage(con: duckdb.DuckDBPyConnection, p: PassageDecision, pid: str,
                                                       "plate_country", "plate_country_confidence")},
     })
     return cid
+
+
+def stored_path(path: Path) -> str:
+    """The absolute path a file is recorded under, symbolic links resolved. Never raises: recording
+    a failure must not fail again (a link loop is kept as given, where Path.resolve raises)."""
+    return _storable(os.path.realpath(path))
+
+
+def _storable(name: str) -> str:
+    """A file name as the database takes it: a byte that is not UTF-8 is written \\xff."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def observations_json(track: Track) -> str:

@@ -1,9 +1,11 @@
 """`buslane site check SITE FOOTAGE...`: does a site file fit its camera's footage?
 
-Commissioning a camera, before its first night: for each footage file it checks the resolution
-against the site's zones (every polygon and the centreline inside the frame), that the start time
-can be found, and the frame rate (at least 5 frames per second). Each problem is named; the exit
-code is non-zero on any. The batch runs the same frame check on every file before analysing it.
+Commissioning a camera, before its first night: it checks that each model setting names a model
+(as the batch resolves it: a manifest name whose files are present and intact, or a model file or
+folder), then for each footage file the resolution against the site's zones (every polygon and the
+centreline inside the frame), that the start time can be found, and the frame rate (at least 5
+frames per second). Each problem is named; the exit code is non-zero on any. The batch runs the
+same frame check on every file before analysing it.
 
     buslane site check sites/my_camera.yaml /footage/2026-11-21/first.mp4
 """
@@ -18,7 +20,8 @@ from typing import Annotated, Optional
 import typer
 
 from pipeline.footage import FootageError, open_footage, resolve_start
-from pipeline.report import MIN_LEGAL_FPS
+from pipeline.models import ModelError, resolve_model
+from pipeline.report import MIN_LEGAL_FPS, printable
 from pipeline.site import SiteConfig, SiteConfigError, load_site
 
 app = typer.Typer(help="Camera site files: check them against the camera's footage.", no_args_is_help=True)
@@ -36,6 +39,36 @@ def frame_problems(site: SiteConfig, width: int, height: int) -> list[str]:
             shown = ", ".join(f"({x:g}, {y:g})" for x, y in outside[:3]) + (", ..." if len(outside) > 3 else "")
             problems.append(f"{name}: {len(outside)} of {len(points)} points outside the {width}x{height} frame: {shown}")
     return problems
+
+
+def model_settings(site: SiteConfig) -> dict[str, str]:
+    """Each model the batch loads for this site, by its field (pipeline.engines.check_models's list)."""
+    settings = {"detection.model": site.detection.model}
+    if site.plates.enabled:
+        p = site.plates
+        settings |= {"plates.detector": p.detector, "plates.ocr": p.ocr, "plates.ocr_config": p.ocr_config}
+    return settings
+
+
+def model_problems(site: SiteConfig) -> list[str]:
+    """Each model setting the batch would refuse the night for, named by its field. Cheap: the
+    resolver's checks (present, sha256) and a look at a folder, no model loaded."""
+    problems = []
+    for name, value in model_settings(site).items():
+        try:
+            path = resolve_model(value)
+        except ModelError as e:
+            problems.append(f"{name}: {e}")
+            continue
+        if path.is_dir() and not _model_folder(path):
+            problems.append(f"{name}: {value!r} is a folder that holds no model (an OpenVINO folder holds a .xml, "
+                            f"an ultralytics export folder is named *_model)")
+    return problems
+
+
+def _model_folder(path: Path) -> bool:
+    """A folder the detectors load: OpenVINO's own (a .xml in it) or an ultralytics export (named so)."""
+    return any(path.glob("*.xml")) or path.name.endswith("_model")
 
 
 @dataclass(frozen=True)
@@ -69,21 +102,25 @@ def check(
     footage: Annotated[list[Path], typer.Argument(help="footage files from the camera")],
     start: Annotated[Optional[datetime], typer.Option(help="start of the footage, if the site takes it from the command line")] = None,
 ) -> None:
-    """Check a site file against footage: resolution, zones inside the frame, start time, frame rate."""
+    """Check a site file against footage: models, resolution, zones inside the frame, start time, frame rate."""
     try:
         config = load_site(site)
     except SiteConfigError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
+    models = model_problems(config)
+    for problem in models:
+        typer.echo(f"{printable(str(site))}: PROBLEM: {problem}")
     bad = 0
     for path in footage:
         result = check_file(config, path, start)
         if result.problems:
             bad += 1
             for problem in result.problems:
-                typer.echo(f"{path}: PROBLEM: {problem}")
+                typer.echo(printable(f"{path}: PROBLEM: {problem}"))
         else:
-            typer.echo(f"{path}: ok ({result.summary})")
-    typer.echo(f"site {config.camera_id} ({site}): {bad} of {len(footage)} files with problems")
-    if bad:
+            typer.echo(printable(f"{path}: ok ({result.summary})"))
+    settings = f"{len(models)} model setting{'s' if len(models) > 1 else ''} with problems, " if models else ""
+    typer.echo(printable(f"site {config.camera_id} ({site}): {settings}{bad} of {len(footage)} files with problems"))
+    if bad or models:
         raise typer.Exit(1)

@@ -1,7 +1,7 @@
 """The users file: officers and supervisors with Argon2 password hashes, and the OS user each acts as.
 
-YAML, one entry per person; only hashes are stored, never a password. Default `var/users.yaml`,
-or $BUSLANE_USERS.
+YAML, one entry per person; only hashes are stored, never a password. Every command finds it by
+one rule (`users_path`): `--users` if given, else $BUSLANE_USERS, else `var/users.yaml`.
 
     users:
       jo:
@@ -59,8 +59,8 @@ class User:
 
 
 class UsersFile:
-    def __init__(self, path: str | Path = DEFAULT_PATH):
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None = None):
+        self.path = users_path(path)
 
     def _entries(self) -> dict[str, dict]:
         if not self.path.exists():
@@ -139,10 +139,11 @@ class UsersFile:
         os.replace(tmp, self.path)
 
 
-def default_users_path() -> Path:
-    return Path(os.environ.get(USERS_ENV) or DEFAULT_PATH)
+def users_path(given: str | Path | None = None) -> Path:
+    """The users file: `given` (a `--users` option) if any, else $BUSLANE_USERS, else var/users.yaml."""
+    return Path(given or os.environ.get(USERS_ENV) or DEFAULT_PATH)
 
 
 def cli_user(path: Path | None = None) -> User:
     """The known user a command line action is recorded under: the OS user running it, mapped in the users file."""
-    return UsersFile(path or default_users_path()).for_os_user(getpass.getuser())
+    return UsersFile(path).for_os_user(getpass.getuser())
