@@ -13,10 +13,12 @@ from typing import Annotated, Optional
 import typer
 
 from review_app.config import DB_ENV, DEFAULT_FOOTAGE, DEFAULT_SITES, EVIDENCE_ENV, FOOTAGE_ENV, SITES_ENV, USERS_ENV
-from review_app.services.users import DEFAULT_PATH as DEFAULT_USERS, UsersFile
+from pipeline.users import users_path
+from review_app.services.users import UsersFile
 
 APP = Path(__file__).with_name("app.py")
-UsersOption = Annotated[Path, typer.Option("--users", help="users file (YAML, hashed passwords)")]
+UsersOption = Annotated[Optional[Path], typer.Option(
+    "--users", help="users file (YAML, hashed passwords; default $BUSLANE_USERS or var/users.yaml)", show_default=False)]
 
 
 class Role(str, Enum):
@@ -30,12 +32,13 @@ def review(
     address: Annotated[str, typer.Option(
         help="address to listen on; the default serves this machine only (put a TLS reverse proxy in front "
              "to serve others, see review_app/README.md)")] = "127.0.0.1",
-    users: UsersOption = DEFAULT_USERS,
+    users: UsersOption = None,
     evidence: Annotated[Optional[Path], typer.Option(help="evidence root (default $BUSLANE_EVIDENCE or var/evidence)")] = None,
     sites: Annotated[Path, typer.Option(help="folder of site files the Sites page edits")] = DEFAULT_SITES,
     footage: Annotated[Path, typer.Option(help="folder of footage the Sites page draws on and previews")] = DEFAULT_FOOTAGE,
 ) -> None:
     """Start the officers' review app (Streamlit) on DB; safe while a batch writes to it."""
+    users = users_path(users)
     if not db.exists():
         typer.echo(f"{db}: no such database (process some footage first, e.g. `make demo`)", err=True)
         raise typer.Exit(2)
@@ -71,12 +74,13 @@ users_app = typer.Typer(help="Officers and supervisors who may sign in to the re
 def add_user(
     name: Annotated[str, typer.Argument(help="sign-in name, e.g. jo.smith")],
     role: Annotated[Role, typer.Option("--role")],
-    users: UsersOption = DEFAULT_USERS,
+    users: UsersOption = None,
     replace: Annotated[bool, typer.Option("--replace", help="reset an existing user's password and role")] = False,
     os_user: Annotated[Optional[str], typer.Option(
         "--os-user", help="the OS account whose commands act as this user", show_default=False)] = None,
 ) -> None:
     """Add a user; asks for the password twice (it is stored only as an Argon2 hash)."""
+    users = users_path(users)
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user = UsersFile(users).add(name, role.value, password, replace=replace, os_user=os_user)
@@ -90,10 +94,10 @@ def add_user(
 def link_os_user(
     name: Annotated[str, typer.Argument(help="an existing user")],
     os_user: Annotated[str, typer.Option("--os-user", help="the OS account (default: the one running this)")] = "",
-    users: UsersOption = DEFAULT_USERS,
+    users: UsersOption = None,
 ) -> None:
     """Record the user's actions from the command line (whitelist, packs, evidence, retention) run by OS_USER."""
-    os_user = os_user or getpass.getuser()
+    os_user, users = os_user or getpass.getuser(), users_path(users)
     try:
         user = UsersFile(users).link_os_user(name, os_user)
     except ValueError as e:
@@ -103,7 +107,7 @@ def link_os_user(
 
 
 @users_app.command("list")
-def list_users(users: UsersOption = DEFAULT_USERS) -> None:
+def list_users(users: UsersOption = None) -> None:
     """List the users and their roles."""
     for user in UsersFile(users).users():
         typer.echo(f"{user.name}\t{user.role}")

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evidence.settings import ROOT_ENV as EVIDENCE_ENV, default_root as default_evidence_root
-from pipeline.users import USERS_ENV
-from review_app.services.users import DEFAULT_PATH as DEFAULT_USERS
+from pipeline.users import USERS_ENV, users_path
 
 DB_ENV = "BUSLANE_DB"
 DEFAULT_DB = Path("var/demo.duckdb")
@@ -33,7 +32,7 @@ class AppConfig:
     def from_env(cls) -> AppConfig:
         return cls(
             db=Path(os.environ.get(DB_ENV) or DEFAULT_DB),
-            users=Path(os.environ.get(USERS_ENV) or DEFAULT_USERS),
+            users=users_path(),
             evidence_root=default_evidence_root(),
             sites_dir=Path(os.environ.get(SITES_ENV) or DEFAULT_SITES),
             footage_dir=Path(os.environ.get(FOOTAGE_ENV) or DEFAULT_FOOTAGE),

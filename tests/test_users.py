@@ -24,3 +24,17 @@ def test_a_users_file_named_by_nobody_is_the_environments(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)  # no var/users.yaml here
     assert UsersFile().path == council and UsersFile().users() == [User("jo", "officer")]
     assert cli_user() == User("jo", "officer")
+
+
+def test_the_users_commands_follow_the_environment(tmp_path, monkeypatch):
+    """`buslane users list|link|add` without --users use $BUSLANE_USERS, as every other command does."""
+    from tests.conftest import buslane
+
+    council = tmp_path / "council.yaml"
+    UsersFile(council).add("jo", "officer", "jo-password")
+    monkeypatch.setenv(USERS_ENV, str(council))
+    monkeypatch.chdir(tmp_path)  # no var/users.yaml here
+    assert buslane("users", "list").stdout == "jo\tofficer\n"
+    assert f"in {council}" in buslane("users", "link", "jo", "--os-user", "jsmith").stdout
+    assert UsersFile(council).for_os_user("jsmith") == User("jo", "officer")
+    assert not (tmp_path / "var").exists()
