@@ -121,7 +121,8 @@ def apply_retention(store: Store, root: Path, rules: RetentionRules = RetentionR
                 "UPDATE evidence_cases SET deleted_at = ?, deleted_by = ?, deletion_reason = ? WHERE contravention_id = ?",
                 [utc_now(), actor, d.reason, d.contravention_id],
             )
-            audit(con, actor, "evidence.deleted", "contravention", d.contravention_id, folder=str(d.folder),
+            audit(con, actor, "evidence.deleted", "contravention", d.contravention_id,
+                  ("evidence_cases", d.contravention_id), folder=str(d.folder),
                   status=d.status, first_seen=d.first_seen, keep_days=d.keep_days, reason=d.reason,
                   folder_present=d.folder.is_dir())
             # Last, so a failure to delete rolls the record back and the next run tries again.

@@ -116,7 +116,7 @@ def write_case(store: Store, contravention_id: str, site: SiteConfig, site_path:
             "INSERT INTO evidence_files (contravention_id, path, sha256, bytes, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [[case.id, r.path, r.sha256, r.bytes, r.kind, created_at] for r in records],
         )
-        audit(con, actor or default_actor(), "evidence.written", "contravention", case.id,
+        audit(con, actor or default_actor(), "evidence.written", "contravention", case.id, ("evidence_cases", case.id),
               folder=case.folder().as_posix(), manifest_sha256=manifest_sha, files=len(records),
               seconds=round(seconds, 3))
     log.info("%s: evidence written to %s in %.2f s", case.id, final, seconds)

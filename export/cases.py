@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 import duckdb
 
+from pipeline.history import verify_chain
 from pipeline.plates.types import UK, is_foreign
 from pipeline.plates.uk_formats import UNKNOWN as NO_UK_FORMAT
 
@@ -78,6 +79,14 @@ _SQL = f"""
            OR CAST(timezone('{UK_TZ}', c.first_seen) AS DATE) >= CAST(? AS DATE))))
     ORDER BY c.first_seen, c.id
 """
+
+
+def require_intact_history(con: duckdb.DuckDBPyConnection) -> None:
+    """An export hands cases on as the history decided them: a broken chain (e.g. a plate or status set
+    by SQL) stops it, naming the first broken row."""
+    check = verify_chain(con)
+    if not check.ok:
+        raise ExportError(f"nothing exported: {check.refusal()} (`buslane audit verify` lists every break)")
 
 
 def cases_to_export(con: duckdb.DuckDBPyConnection, kind: str, since: date | None = None,

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from export.cases import UK_TZ, ExportError, cases_to_export
+from export.cases import UK_TZ, ExportError, cases_to_export, require_intact_history
 from export.pcn import render, uk_iso
 from export.record import Recorded, record_export
 from pipeline.store import Store
@@ -32,6 +32,7 @@ class KeeperExports:
 def export_keeper_enquiry(store: Store, actor: str, out: Path, foreign_out: Path | None,
                           since: date | None = None) -> KeeperExports:
     with store.connect() as con:
+        require_intact_history(con)
         enquiry = [c for c in cases_to_export(con, KIND, since) if not c.foreign]
         foreign = [c for c in cases_to_export(con, FOREIGN_KIND, since) if c.foreign]
     if foreign and foreign_out is None:

@@ -3,7 +3,8 @@
 Packs are kept in one folder the back office receives with the export file. A pack is reused only
 when the packs table records it after the case's last decision and the file in that folder still
 has the recorded sha256; otherwise a signed pack is built (evidence.pack.builder), which refuses,
-naming the case, when the evidence fails its check or no signing key is set.
+naming the case, when the evidence fails its check or no signing key is set (the export has checked the
+history once for all its packs: `export.cases.require_intact_history`).
 """
 
 from __future__ import annotations
@@ -32,5 +33,5 @@ def pack_for(store: Store, case: DecidedCase, root: Path, folder: Path, actor: s
         path = folder / row["file_name"]
         if path.is_file() and hash_file(path)[0] == row["zip_sha256"]:
             return PackFile(row["file_name"], row["zip_sha256"])
-    result = build_pack(store, case.id, root, actor, folder / default_file_name(case.id))
+    result = build_pack(store, case.id, root, actor, folder / default_file_name(case.id), history_checked=True)
     return PackFile(result.file_name, result.zip_sha256)

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from export.cases import UK_TZ, DecidedCase, ExportError, cases_to_export
+from export.cases import UK_TZ, DecidedCase, ExportError, cases_to_export, require_intact_history
 from export.packs import pack_for
 from export.record import Recorded, record_export
 from pipeline.csvsafe import write_dicts
@@ -76,6 +76,7 @@ def export_pcn(store: Store, actor: str, fmt: str, file_name: str, root: Path, p
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     with store.connect() as con:
+        require_intact_history(con)
         cases = cases_to_export(con, KIND, since, again)
     rows = []
     for case in cases:

@@ -12,8 +12,14 @@ audit row that records it (`record_table`, `record_key`, `record`).
   corrections and packs are written once; a gap is recorded again when it is closed). A changed row
   differs from its record, a deleted one leaves a record with no row, an inserted one has no record.
   A column added to a chained table after a row was recorded must still be NULL in that row.
-- A case whose status is validated or rejected must have that as its latest recorded decision: a
-  status set by plain SQL is not backed by the history.
+- Every contravention is recorded too: the batch writes its cases in the transaction that ends with
+  the audit row about their footage file or joined passage, and appending that row first records each
+  new case's full row (MADE_WITH). Afterwards only chained events change a case: a decision, a
+  whitelist recheck clearing it or a join superseding it sets its status, a correction its plate and
+  plate format (CASE_EVENTS). So every column of a case must equal its record, or the value the
+  latest event after that record set: a status, plate, time, class or camera set by plain SQL is
+  not backed by the history. The whitelist columns are not compared: the recheck rewrites them on
+  every pending case without an audit row per case.
 - Someone who rewrites a row and recomputes every later hash makes a consistent chain, but with a
   new head: the morning report prints the head and every pack carries the head at the time it was
   made, so the rewrite shows against any head printed or sent before it.
@@ -21,7 +27,9 @@ audit row that records it (`record_table`, `record_key`, `record`).
 Appends happen inside the writer's transaction: the head is read and the row inserted there.
 DuckDB lets one process at a time open the file, and `Store.transaction` holds a per-database lock
 within a process, so two writers never append after the same head. Rows that existed before the chain are chained in id order by the
-migration (MIGRATIONS below), and every chained table's rows recorded in a `history.sealed` row.
+migration (MIGRATIONS below), and every chained table's rows recorded in a `history.sealed` row; a
+table chained later (contraventions, evidence cases) has its existing rows sealed the same way by a
+later step, so an old database verifies, and only what is changed after the seal shows.
 
 >>> check = verify_chain(con)  # doctest: +SKIP
 >>> check.ok, check.head.text()  # doctest: +SKIP
@@ -42,13 +50,26 @@ import duckdb
 GENESIS = "0" * 64
 # The tables whose rows the chain records, with their key column. Decisions and corrections are
 # review_app's, gaps whitelist's, packs and appeal holds evidence's, exports export's: named here, never imported.
+# Evidence cases are evidence's too: a deletion by retention is recorded, so one set by SQL shows.
 CHAINED = {"decisions": "id", "plate_corrections": "id", "whitelist_gaps": "id", "packs": "id", "appeal_holds": "id",
-           "exports": "id"}
-# Statuses that only a decision sets, and the decision action that sets each.
-DECIDED_BY = {"validated": "validate", "rejected": "reject"}
+           "exports": "id", "evidence_cases": "contravention_id"}
+CASES = "contraventions"
+RECORDED = CHAINED | {CASES: "id"}
+# An audit row about a footage file or a joined passage records the cases made from it first (see above).
+MADE_WITH = {"footage": "footage_id", "passage": "passage_id"}
+# The events that change a recorded case (audit rows about it, by action): the status each sets, and
+# the details that hold a correction's plate and format and a join's superseding passage.
+STATUS_SET_BY = {"review.validate": "validated", "review.reject": "rejected", "review.reopen": "pending",
+                 "whitelist.recheck_cleared": "whitelisted"}
+CORRECTED, SUPERSEDED = "review.plate_corrected", "segments.case_superseded"
+CASE_EVENTS = {"plate": (CORRECTED, "new"), "plate_format": (CORRECTED, "format"),
+               "superseded_by": (SUPERSEDED, "joined_passage")}
+NOT_COMPARED = ("whitelist_version", "whitelist_entry", "whitelist_near_miss")
 _AUDIT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "details", "record_table", "record_key",
                   "record", "prev_hash", "row_hash")
-_SELECT_AUDIT = f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in _AUDIT_COLUMNS)} FROM audit_log ORDER BY id"
+_FROM_AUDIT = f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in _AUDIT_COLUMNS)} FROM audit_log"
+_SELECT_AUDIT = f"{_FROM_AUDIT} ORDER BY id"
+NOT_RECORDED = "not in the history: no audit row records it (written outside the application?)"
 
 
 def _plain(value: object) -> object:
@@ -95,7 +116,7 @@ class Break:
 @dataclass(frozen=True)
 class ChainCheck:
     rows: int                       # audit rows walked
-    records: int                    # chained-table rows compared with their records
+    records: int                    # chained-table rows and contraventions compared with their records
     head: Head | None
     breaks: tuple[Break, ...]       # first broken row first
 
@@ -107,9 +128,12 @@ class ChainCheck:
         head = self.head.text() if self.head else "empty"
         if self.ok:
             return [f"OK history: {self.rows} audit rows chained, {self.records} decisions, corrections, gaps, "
-                    f"packs, appeal holds and exports match their records; head {head}"]
-        return [f"BROKEN history: {len(self.breaks)} problems; first broken row: {self.breaks[0].text()}",
-                *(f"  {b.text()}" for b in self.breaks), f"  (head as stored: {head})"]
+                    f"packs, appeal holds, exports, evidence cases and contraventions match their records; head {head}"]
+        return [self.refusal(), *(f"  {b.text()}" for b in self.breaks), f"  (head as stored: {head})"]
+
+    def refusal(self) -> str:
+        """The first line of a broken chain's report: why nothing may be made from it."""
+        return f"BROKEN history: {len(self.breaks)} problems; first broken row: {self.breaks[0].text()}"
 
 
 def head(con: duckdb.DuckDBPyConnection) -> Head | None:
@@ -121,15 +145,30 @@ def append(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str
            entity_id: str | None, details: dict, snapshot: tuple[str, object] | None = None) -> Head:
     """Append one audit row after the current head; call inside the writer's transaction.
 
-    `snapshot` (table, key) records that chained row's current content with it.
+    `snapshot` (table, key) records that chained row's current content with it. A row about a footage
+    file or a joined passage first records the contraventions made from it that are not recorded yet.
     """
+    if entity in MADE_WITH and entity_id is not None:
+        for (case_id,) in con.execute(
+                f"SELECT id FROM {CASES} WHERE {MADE_WITH[entity]} = ?"
+                " AND id NOT IN (SELECT record_key FROM audit_log WHERE record_table = ?) ORDER BY id",
+                [str(entity_id), CASES]).fetchall():
+            _append(con, at, actor, "contravention.recorded", "contravention", case_id, {}, (CASES, case_id))
+    return _append(con, at, actor, action, entity, entity_id, details, snapshot)
+
+
+def _append(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str, entity: str,
+            entity_id: str | None, details: dict, snapshot: tuple[str, object] | None) -> Head:
     last = head(con)
     audit_id = con.execute("SELECT nextval('audit_seq')").fetchone()[0]
     record_table = record_key = record = None
     if snapshot is not None:
         record_table, key = snapshot
         record_key = str(key)
-        record = canonical(_current(con, record_table, record_key))
+        current = _current(con, record_table, record_key)
+        if current is None:
+            raise LookupError(f"{record_table} {record_key}: no such row to record in the history")
+        record = canonical(current)
     # Hashed exactly as verify_chain will read it back: text columns as text, JSON as parsed JSON.
     content = {"id": audit_id, "at": at, "actor": str(actor), "action": str(action), "entity": str(entity),
                "entity_id": None if entity_id is None else str(entity_id), "details": json.loads(canonical(details)),
@@ -145,16 +184,53 @@ def append(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str
     return Head(audit_id, row_hash)
 
 
-def _current(con: duckdb.DuckDBPyConnection, table: str, key: str) -> dict:
-    cur = con.execute(f"SELECT * FROM {table} WHERE CAST({CHAINED[table]} AS VARCHAR) = ?", [key])
+def _current(con: duckdb.DuckDBPyConnection, table: str, key: str) -> dict | None:
+    cur = con.execute(f"SELECT * FROM {table} WHERE CAST({RECORDED[table]} AS VARCHAR) = ?", [key])
     row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+
+def _parsed(row: dict) -> tuple[dict, bool]:
+    """An audit row's hashed content (its JSON columns parsed), and whether it still matches its row_hash."""
+    content = {c: row[c] for c in _AUDIT_COLUMNS if c != "row_hash"}
+    try:
+        content["details"] = json.loads(row["details"]) if row["details"] is not None else None
+        content["record"] = json.loads(row["record"]) if row["record"] is not None else None
+    except ValueError:
+        return content, False
+    return content, _row_hash(content) == row["row_hash"]
+
+
+def _differences(row: dict, recorded: dict) -> list[str]:
+    """Columns of a chained row (canonical JSON values) that differ from its record; a column added
+    to the table after the row was recorded must still be NULL."""
+    return [f"{c}: recorded {recorded.get(c)!r}, now {value!r}" for c, value in row.items() if recorded.get(c) != value]
+
+
+def check_row(con: duckdb.DuckDBPyConnection, table: str, key: str) -> Break | None:
+    """What `verify_chain` says of one chained row, without walking the whole chain: it must equal its
+    latest record, and the audit row holding that record must still match its own hash."""
+    values = con.execute(f"{_FROM_AUDIT} WHERE record_table = ? AND record_key = ?"
+                         " ORDER BY id DESC LIMIT 1", [table, key]).fetchone()
+    current = _current(con, table, key)
+    row = None if current is None else json.loads(canonical(current))
+    if values is None:
+        return None if row is None else Break(table, key, NOT_RECORDED)
+    audit = dict(zip(_AUDIT_COLUMNS, values))
+    content, intact = _parsed(audit)
+    if not intact:
+        return Break("audit_log", str(audit["id"]), f"the row that records {table} {key} no longer matches its "
+                     "row_hash: changed after it was written")
     if row is None:
-        raise LookupError(f"{table} {key}: no such row to record in the history")
-    return dict(zip([d[0] for d in cur.description], row))
+        return Break(table, key, f"deleted: audit_log {audit['id']} records it")
+    if differ := _differences(row, content["record"]):
+        return Break(table, key, f"differs from its record in audit_log {audit['id']}: {'; '.join(differ)}")
+    return None
+
 
 
 def verify_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
-    """Walk the whole chain, compare every chained table with its records, check decided statuses."""
+    """Walk the whole chain, compare every chained table and every contravention with their records."""
     cur = con.execute(_SELECT_AUDIT)
     breaks: list[Break] = []
     expected_prev, last, rows = GENESIS, None, 0
@@ -169,17 +245,11 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
             if row["prev_hash"] != expected_prev:
                 breaks.append(Break("audit_log", key, f"prev_hash {row['prev_hash']} is not the row_hash of the row "
                                     f"before it ({last or 'none'}, {expected_prev}): a row was deleted or inserted there"))
-            content = {c: row[c] for c in _AUDIT_COLUMNS if c != "row_hash"}
-            try:
-                content["details"] = json.loads(row["details"]) if row["details"] is not None else None
-                content["record"] = json.loads(row["record"]) if row["record"] is not None else None
-                same = _row_hash(content) == row["row_hash"]
-            except ValueError:
-                same = False
+            content, same = _parsed(row)
             if not same:
                 breaks.append(Break("audit_log", key, "its content no longer matches its row_hash: changed after it "
                                     f"was written (actor {row['actor']!r}, action {row['action']!r})"))
-            if row["record_table"] is not None and same:
+            if row["record_table"] in CHAINED and same:  # contraventions: compared in SQL (_case_breaks)
                 records[(row["record_table"], row["record_key"])] = (row["id"], content["record"])
         expected_prev, last = row["row_hash"], f"id {row['id']}"
     compared = 0
@@ -193,30 +263,70 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
             present.add(key)
             compared += 1
             if (table, key) not in records:
-                breaks.append(Break(table, key, "not in the history: no audit row records it (written outside the "
-                                    "application?)"))
+                breaks.append(Break(table, key, NOT_RECORDED))
                 continue
             audit_id, recorded = records[(table, key)]
-            differ = [f"{c}: recorded {recorded[c]!r}, now {row[c]!r}" for c in names
-                      if (recorded[c] if c in recorded else None) != row[c]]
-            if differ:
+            if differ := _differences(row, recorded):
                 breaks.append(Break(table, key, f"differs from its record in audit_log {audit_id}: {'; '.join(differ)}"))
         breaks += [Break(table, key, f"deleted: audit_log {audit_id} records it")
                    for (t, key), (audit_id, _) in records.items() if t == table and key not in present]
-    breaks += _unbacked_statuses(con)
-    return ChainCheck(rows, compared, head(con), tuple(breaks))
+    cases, case_breaks = _case_breaks(con)
+    return ChainCheck(rows, compared + cases, head(con), tuple(breaks + case_breaks))
 
 
-def _unbacked_statuses(con: duckdb.DuckDBPyConnection) -> list[Break]:
-    rows = con.execute(
-        """SELECT c.id, c.status, d.id, d.action FROM contraventions c
-           LEFT JOIN (SELECT contravention_id, max(id) AS id FROM decisions GROUP BY contravention_id) last
-             ON last.contravention_id = c.id
-           LEFT JOIN decisions d ON d.id = last.id
-           WHERE c.status IN ?""", [list(DECIDED_BY)]).fetchall()
-    return [Break("contraventions", case_id, f"status {status!r} is not backed by the history: its last decision is "
-                  + (f"decisions {decision_id} ({action!r})" if decision_id is not None else "none"))
-            for case_id, status, decision_id, action in rows if action != DECIDED_BY[status]]
+def _case_breaks(con: duckdb.DuckDBPyConnection) -> tuple[int, list[Break]]:
+    """(contraventions compared, breaks): every case against its latest record and the events chained
+    after it, in one query; each disagreeing column names the audit row that says otherwise."""
+    checks = []
+    for name, type_ in con.execute("SELECT column_name, data_type FROM information_schema.columns"
+                                   " WHERE table_name = ? ORDER BY ordinal_position", [CASES]).fetchall():
+        if name in NOT_COMPARED:
+            continue
+        text = f"r.record->>'{name}'"  # a column added after the record: NULL, as the row's must be
+        recorded = text if type_ in ("VARCHAR", "JSON") else f"TRY_CAST({text} AS {type_})"
+        now = f'CAST(c."{name}" AS VARCHAR)' if type_ == "JSON" else f'c."{name}"'
+        expected, source = recorded, "r.audit_id"
+        if name == "status" or name in CASE_EVENTS:
+            expected, source = f"coalesce(e.{name}, {recorded})", f"CASE WHEN e.{name} IS NULL THEN r.audit_id ELSE e.{name}_at END"
+        checks.append(f"CASE WHEN {expected} IS DISTINCT FROM {now} THEN {{'column': '{name}', "
+                      f"'expected': CAST({expected} AS VARCHAR), 'now': CAST({now} AS VARCHAR), 'source': {source}}} END")
+    sets_status = " ".join(f"WHEN '{action}' THEN '{status}'" for action, status in STATUS_SET_BY.items())
+    picks = "".join(f", arg_max(details->>'{field}', audit_id) FILTER (WHERE action = '{action}') AS {column}"
+                    f", max(audit_id) FILTER (WHERE action = '{action}') AS {column}_at"
+                    for column, (action, field) in CASE_EVENTS.items())
+    rows = con.execute(f"""
+        WITH rec AS (
+            SELECT record_key AS case_id, max(id) AS audit_id, arg_max(record, id) AS record
+            FROM audit_log WHERE record_table = '{CASES}' GROUP BY record_key
+        ), events AS (
+            SELECT a.entity_id AS case_id, a.id AS audit_id, a.action, a.details,
+                   CASE a.action {sets_status} WHEN '{SUPERSEDED}' THEN  -- a decided half keeps its status
+                       CASE WHEN a.details->>'status' = 'pending' THEN 'superseded' END END AS status
+            FROM audit_log a JOIN rec ON rec.case_id = a.entity_id AND a.id > rec.audit_id
+            WHERE a.entity = 'contravention' AND a.action IN ?
+        ), changed AS (
+            SELECT case_id, arg_max(status, audit_id) FILTER (WHERE status IS NOT NULL) AS status,
+                   max(audit_id) FILTER (WHERE status IS NOT NULL) AS status_at {picks}
+            FROM events GROUP BY case_id
+        ), compared AS (
+            SELECT coalesce(c.id, r.case_id) AS case_id, r.audit_id, c.id IS NULL AS gone, r.case_id IS NULL AS unrecorded,
+                   list_filter([{', '.join(checks)}], lambda d: d IS NOT NULL) AS differ
+            FROM {CASES} c FULL JOIN rec r ON r.case_id = c.id LEFT JOIN changed e ON e.case_id = c.id
+        )
+        SELECT case_id, audit_id, gone, unrecorded, differ FROM compared
+        WHERE gone OR unrecorded OR len(differ) > 0 ORDER BY case_id""",
+                       [[*STATUS_SET_BY, *(action for action, _ in CASE_EVENTS.values())]]).fetchall()
+    breaks = []
+    for case_id, audit_id, gone, unrecorded, differ in rows:
+        if gone:
+            breaks.append(Break(CASES, case_id, f"deleted: audit_log {audit_id} records it"))
+        elif unrecorded:
+            breaks.append(Break(CASES, case_id, NOT_RECORDED))
+        else:
+            breaks.append(Break(CASES, case_id, "; ".join(
+                f"{d['column']} {d['now']!r} is not backed by the history: audit_log {d['source']} says {d['expected']!r}"
+                for d in differ)))
+    return con.execute(f"SELECT count(*) FROM {CASES}").fetchone()[0], breaks
 
 
 def seal_existing(con: duckdb.DuckDBPyConnection) -> None:
@@ -229,11 +339,19 @@ def seal_existing(con: duckdb.DuckDBPyConnection) -> None:
         expected_prev = _row_hash(content)
         con.execute("UPDATE audit_log SET prev_hash = ?, row_hash = ? WHERE id = ?",
                     [content["prev_hash"], expected_prev, row["id"]])
+    seal_unrecorded(con)
+
+
+def seal_unrecorded(con: duckdb.DuckDBPyConnection) -> None:
+    """Migration: record every row the chain should record and does not yet, e.g. the rows of a table
+    chained after the database was sealed (contraventions and evidence cases)."""
     at = datetime.now(timezone.utc)
-    for table, key_column in CHAINED.items():
-        for (key,) in con.execute(f"SELECT {key_column} FROM {table} ORDER BY {key_column}").fetchall():
-            append(con, at, "migration", "history.sealed", table, str(key), {}, (table, key))
+    for table, key_column in RECORDED.items():
+        for (key,) in con.execute(
+                f"SELECT CAST({key_column} AS VARCHAR) FROM {table} WHERE CAST({key_column} AS VARCHAR) NOT IN"
+                f" (SELECT record_key FROM audit_log WHERE record_table = ?) ORDER BY {key_column}", [table]).fetchall():
+            append(con, at, "migration", "history.sealed", table, key, {}, (table, key))
 
 
 # The "history" component's migrations, applied after every other component's (see pipeline.store).
-MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [seal_existing]
+MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [seal_existing, seal_unrecorded]

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,15 @@ import pytest
 from evidence import appeals
 from evidence.pack.builder import build_pack
 from evidence.pack.verify import verify_pack
+from evidence.retention import RetentionRules, apply_retention
 from pipeline.history import canonical
 from pipeline.store import Store
 from review_app.services import cases, corrections, decisions
 from review_app.services.users import User
 from tests.test_pack import copy_night, run_cli
+from whitelist.csv_format import parse_whitelist
+from whitelist.recheck import recheck
+from whitelist.versions import import_whitelist
 
 JO, AL = User("jo", "officer"), User("al", "officer")
 
@@ -61,17 +66,27 @@ def first_break(output: str) -> str:
     return output.splitlines()[0].split("first broken row: ", 1)[1]
 
 
+def count(store: Store, table: str) -> int:
+    return store.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]
+
+
+def audit_id(store: Store, action: str, case_id: str) -> int:
+    return store.query("SELECT max(id) AS id FROM audit_log WHERE action = ? AND entity_id = ?", [action, case_id])[0]["id"]
+
+
 def test_untouched_history_verifies_and_the_report_prints_its_head(history):
     store, *_ = history
     code, out = audit_verify(store)
     head = store.query("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1")[0]
     assert code == 0 and out.startswith("OK history:"), out
     assert f"head audit_log {head['id']} sha256 {head['row_hash']}" in out
-    # every decision, correction and gap row is recorded in the chain with its full content
-    recorded = store.query("SELECT record_table, count(*) AS n FROM audit_log WHERE record_table IS NOT NULL"
-                           " GROUP BY ALL ORDER BY ALL")
-    assert recorded == [{"record_table": "decisions", "n": 2}, {"record_table": "plate_corrections", "n": 1},
-                        {"record_table": "whitelist_gaps", "n": 1}]
+    # every decision, correction and gap row, every case and its evidence, is recorded in the chain with its full content
+    recorded = store.query("SELECT record_table, count(DISTINCT record_key) AS n FROM audit_log"
+                           " WHERE record_table IS NOT NULL GROUP BY ALL ORDER BY ALL")
+    assert recorded == [{"record_table": "contraventions", "n": count(store, "contraventions")},
+                        {"record_table": "decisions", "n": 2},
+                        {"record_table": "evidence_cases", "n": count(store, "evidence_cases")},
+                        {"record_table": "plate_corrections", "n": 1}, {"record_table": "whitelist_gaps", "n": 1}]
     code, report = run_cli("report", "--db", store.path)
     assert code == 0 and f"head audit_log {head['id']} sha256 {head['row_hash']}" in report.splitlines()[-1], report
 
@@ -97,12 +112,151 @@ def test_a_reject_turned_into_a_validate_is_named(history):
     assert "reason_code: recorded 'permitted_not_whitelisted', now None" in out
 
 
-def test_a_status_set_without_a_decision_is_named(history):
-    store, _, _, rejected = history
-    sql(store, f"UPDATE contraventions SET status = 'validated' WHERE id = '{rejected}'")
+@pytest.mark.parametrize("case, status, decided", [("rejected", "validated", "rejected"),
+                                                    ("validated", "superseded", "validated"),  # so never exported
+                                                    ("rejected", "pending", "rejected")])
+def test_a_status_set_without_a_decision_is_named(history, case, status, decided):
+    store, _, validated, rejected = history
+    case_id = {"validated": validated, "rejected": rejected}[case]
+    sql(store, f"UPDATE contraventions SET status = '{status}' WHERE id = '{case_id}'")
     code, out = audit_verify(store)
     assert code == 1, out
-    assert first_break(out).startswith(f"contraventions {rejected}: status 'validated' is not backed by the history")
+    decision = audit_id(store, f"review.{'validate' if decided == 'validated' else 'reject'}", case_id)
+    assert first_break(out) == (f"contraventions {case_id}: status '{status}' is not backed by the history: "
+                                f"audit_log {decision} says '{decided}'")
+
+
+def test_a_forged_plate_is_named_and_neither_exported_nor_packed(history, tmp_path):
+    store, _, validated, _ = history
+    sql(store, f"UPDATE contraventions SET plate = 'XY99ZZZ' WHERE id = '{validated}'")
+    corrected = audit_id(store, "review.plate_corrected", validated)
+    named = (f"contraventions {validated}: plate 'XY99ZZZ' is not backed by the history: "
+             f"audit_log {corrected} says 'OY09FEU'")
+    code, out = audit_verify(store)
+    assert code == 1 and first_break(out) == named, out
+    code, out = run_cli("pack", "create", validated, "--db", store.path, "--out", tmp_path / "pack.zip")
+    assert code == 1 and f"not packed: BROKEN history: 1 problems; first broken row: {named}" in out, out
+    assert not (tmp_path / "pack.zip").exists()
+    code, out = run_cli("export", "pcn", "--db", store.path, "--out", tmp_path / "pcn.csv")
+    assert code == 1 and f"nothing exported: BROKEN history: 1 problems; first broken row: {named}" in out, out
+    assert not (tmp_path / "pcn.csv").exists() and count(store, "exports") == 0
+
+
+@pytest.mark.parametrize("column, value", [("first_seen", "first_seen + INTERVAL 1 HOUR"), ("vehicle_class", "'bus'"),
+                                           ("camera_id", "'SZ-BUSLANE-02'"), ("plate_country", "'United Kingdom'")])
+def test_a_fact_the_batch_recorded_changed_is_named(history, column, value):
+    store, _, _, rejected = history
+    was = store.query(f"SELECT CAST({column} AS VARCHAR) AS v FROM contraventions WHERE id = ?", [rejected])[0]["v"]
+    sql(store, f"UPDATE contraventions SET {column} = {value} WHERE id = '{rejected}'")
+    code, out = audit_verify(store)
+    recorded = audit_id(store, "contravention.recorded", rejected)  # by the batch, with its footage file's row
+    assert code == 1 and first_break(out).startswith(f"contraventions {rejected}: {column} "), out
+    assert first_break(out).endswith(f" is not backed by the history: audit_log {recorded} says {was!r}"), out
+
+
+def test_a_case_inserted_or_deleted_by_sql_is_named(history):
+    store, _, validated, rejected = history
+    sql(store, "INSERT INTO contraventions SELECT * REPLACE ('FORGED-1' AS id, 'p-forged' AS passage_id)"
+               f" FROM contraventions WHERE id = '{validated}'", f"DELETE FROM contraventions WHERE id = '{rejected}'")
+    code, out = audit_verify(store)
+    assert code == 1, out
+    assert first_break(out) == "contraventions FORGED-1: not in the history: no audit row records it " \
+                               "(written outside the application?)"
+    assert f"contraventions {rejected}: deleted: audit_log {audit_id(store, 'contravention.recorded', rejected)}" \
+           " records it" in out
+
+
+def test_reopening_rechecking_and_revalidating_keep_the_history_whole(night, tmp_path):
+    """The chained events that change a case: a reopen, a correction, a whitelist recheck clearing it."""
+    store, _, validated, rejected = decided(night, tmp_path / "copy")
+    assert decisions.reopen(store, validated, User("sam", "supervisor"), "second look").ok
+    assert decisions.validate(store, validated, JO).ok
+    assert decisions.reopen(store, rejected, User("sam", "supervisor"), "gap closed").ok
+    with store.transaction() as con:
+        import_whitelist(con, parse_whitelist(b"plate,category,operator,valid_from,valid_to,source,notes\n"
+                                              b"BX12BUS,bus,Northway Buses,2016-01-01,,fleet,\n", "t.csv"), "sam", True)
+    assert corrections.correct_plate(store, rejected, JO, "BX12BUS").ok
+    assert [c.contravention_id for c in recheck(store, "sam").cleared] == [rejected]
+    code, out = audit_verify(store)
+    assert code == 0, out
+    assert store.query("SELECT status FROM contraventions WHERE id = ?", [rejected])[0]["status"] == "whitelisted"
+    sql(store, f"UPDATE contraventions SET status = 'pending' WHERE id = '{rejected}'")
+    code, out = audit_verify(store)
+    cleared = audit_id(store, "whitelist.recheck_cleared", rejected)
+    assert code == 1 and first_break(out) == (f"contraventions {rejected}: status 'pending' is not backed by the "
+                                              f"history: audit_log {cleared} says 'whitelisted'"), out
+
+
+def case_folder(store: Store, root: Path, case_id: str) -> Path:
+    return root / store.query("SELECT folder FROM evidence_cases WHERE contravention_id = ?", [case_id])[0]["folder"]
+
+
+def evidence_verify(store: Store) -> tuple[int, str]:
+    return run_cli("evidence", "verify", "--all", "--db", store.path)
+
+
+def test_a_picture_swapped_with_its_table_row_fails_against_the_chained_manifest(history, tmp_path):
+    store, root, validated, _ = history
+    folder = case_folder(store, root, validated)
+    shutil.copy(folder / "plate.png", folder / "overview.png")  # another picture of the case, and its table row
+    sha = hashlib.sha256((folder / "overview.png").read_bytes()).hexdigest()
+    sql(store, "UPDATE evidence_files SET sha256 = ?, bytes = ? WHERE contravention_id = ? AND path = 'overview.png'",
+        params=[sha, (folder / "overview.png").stat().st_size, validated])
+    code, out = evidence_verify(store)
+    assert code == 1 and f"FAILED {validated} ({folder}):\n  altered: overview.png\n" \
+                         "  evidence_files row differs from the chained manifest: overview.png\n" in out, out
+    code, out = run_cli("pack", "create", validated, "--db", store.path, "--out", tmp_path / "pack.zip")
+    assert code == 1 and "altered: overview.png; evidence_files differs from the chained manifest: overview.png" in out
+    # The manifest and SHA256SUMS rewritten to match, and the case's manifest hash: the chained record says otherwise.
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for f in manifest["files"]:
+        if f["path"] == "overview.png":
+            f["sha256"] = sha
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    rehashed = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    sql(store, "UPDATE evidence_cases SET manifest_sha256 = ? WHERE contravention_id = ?", params=[rehashed, validated])
+    code, out = evidence_verify(store)
+    written = audit_id(store, "evidence.written", validated)
+    assert code == 1 and f"FAILED {validated}: the history does not back its evidence: evidence_cases {validated}: " \
+                         f"differs from its record in audit_log {written}: manifest_sha256: recorded " in out, out
+    code, out = audit_verify(store)
+    assert code == 1 and first_break(out).startswith(f"evidence_cases {validated}: differs from its record"), out
+
+
+def test_a_manifest_or_sha256sums_edited_in_the_folder_alone_is_named(history):
+    store, root, validated, rejected = history
+    (case_folder(store, root, validated) / "SHA256SUMS").write_text("0" * 64 + "  overview.png\n")
+    with open(case_folder(store, root, rejected) / "manifest.json", "a") as f:
+        f.write(" ")
+    code, out = evidence_verify(store)
+    assert code == 1, out
+    assert f"FAILED {validated} ({case_folder(store, root, validated)}):\n  altered: SHA256SUMS\n" in out, out
+    assert f"FAILED {rejected} ({case_folder(store, root, rejected)}):\n  altered: manifest.json\n" in out, out
+
+
+def test_evidence_marked_deleted_by_sql_is_not_taken_for_retention(history):
+    store, root, _, rejected = history
+    sql(store, f"UPDATE evidence_cases SET deleted_at = now(), deleted_by = 'x' WHERE contravention_id = '{rejected}'")
+    shutil.rmtree(case_folder(store, root, rejected))
+    written = audit_id(store, "evidence.written", rejected)
+    named = f"evidence_cases {rejected}: differs from its record in audit_log {written}: deleted_at: recorded None, now "
+    code, out = evidence_verify(store)
+    assert code == 1 and f"FAILED {rejected}: the history does not back its evidence: {named}" in out, out
+    assert "DELETED" not in out
+    code, out = audit_verify(store)
+    assert code == 1 and first_break(out).startswith(named) and "deleted_by: recorded None, now 'x'" in out, out
+    code, report = run_cli("report", "--db", store.path)
+    assert report.splitlines()[-1].startswith(f"BROKEN history: 1 problems; first broken row: {named}"), report
+
+
+def test_evidence_deleted_by_retention_is_chained(history):
+    store, root, _, rejected = history
+    deleted = apply_retention(store, root, RetentionRules(), now=datetime(2016, 5, 1, tzinfo=timezone.utc))  # 44 days on
+    assert [d.contravention_id for d in deleted] == [rejected]
+    code, out = evidence_verify(store)
+    assert code == 0 and f"DELETED {rejected}: by " in out, out
+    code, out = audit_verify(store)
+    assert code == 0, out
 
 
 def test_an_audit_row_deleted_is_named_at_the_row_after_it(history):
@@ -240,8 +394,10 @@ def test_a_database_from_before_the_chain_is_chained_on_migration(history, tmp_p
     assert code == 0, out
     sealed = migrated.query("SELECT record_table, count(*) AS n FROM audit_log WHERE action = 'history.sealed'"
                             " GROUP BY ALL ORDER BY ALL")
-    assert sealed == [{"record_table": "decisions", "n": 2}, {"record_table": "plate_corrections", "n": 1},
-                      {"record_table": "whitelist_gaps", "n": 1}]
+    assert sealed == [{"record_table": "contraventions", "n": count(migrated, "contraventions")},
+                      {"record_table": "decisions", "n": 2},
+                      {"record_table": "evidence_cases", "n": count(migrated, "evidence_cases")},
+                      {"record_table": "plate_corrections", "n": 1}, {"record_table": "whitelist_gaps", "n": 1}]
     sql(migrated, "UPDATE decisions SET officer = 'al' WHERE contravention_id = ?", params=[validated])
     code, out = audit_verify(migrated)
     assert code == 1 and "officer: recorded 'jo', now 'al'" in first_break(out), out
@@ -250,3 +406,25 @@ def test_a_database_from_before_the_chain_is_chained_on_migration(history, tmp_p
 def pack_member(path: Path, name: str) -> bytes:
     with zipfile.ZipFile(path) as zf:
         return zf.read(next(n for n in zf.namelist() if n.endswith(f"/{name}")))
+
+
+def test_a_database_chained_before_cases_and_evidence_were_is_sealed_on_migration(history, tmp_path):
+    store, _, validated, _ = history
+    # As the first chained release wrote it: no case or evidence records, the later sealing step not yet run.
+    sql(store, "DELETE FROM audit_log WHERE action = 'contravention.recorded'",
+        "UPDATE audit_log SET record_table = NULL, record_key = NULL, record = NULL"
+        " WHERE record_table = 'evidence_cases'",
+        "UPDATE schema_version SET version = 1 WHERE component = 'history'")
+    rechain(store)
+    legacy = tmp_path / "chained.duckdb"
+    shutil.copy(store.path, legacy)
+    migrated = Store(legacy)
+    code, out = audit_verify(migrated)
+    assert code == 0, out
+    sealed = migrated.query("SELECT record_table, count(*) AS n FROM audit_log WHERE action = 'history.sealed'"
+                            " GROUP BY ALL ORDER BY ALL")
+    assert sealed == [{"record_table": "contraventions", "n": count(migrated, "contraventions")},
+                      {"record_table": "evidence_cases", "n": count(migrated, "evidence_cases")}]
+    sql(migrated, f"UPDATE contraventions SET plate = 'XY99ZZZ' WHERE id = '{validated}'")
+    code, out = audit_verify(migrated)
+    assert code == 1 and first_break(out).startswith(f"contraventions {validated}: plate 'XY99ZZZ' is not backed"), out

@@ -30,11 +30,12 @@ from evidence.retention import RetentionRules
 from pipeline.store import Store, now
 from pipeline.users import UsersFile
 from review_app.config import DB_ENV, USERS_ENV
-from review_app.services import appeals
+from review_app.services import appeals, decisions
 from review_app.services.cases import load_case
 from review_app.services.gaps import gaps_export
 from review_app.services.users import User
 from tests.conftest import BUS_LANE_SITE, buslane
+from tests.test_audit_chain import rechain, sql
 from tests.test_pack import copy_night
 from tests.test_review_app import click, goto, signed_in, users_file  # noqa: F401 (users_file is a fixture)
 from whitelist.gaps import flag_gap
@@ -45,6 +46,12 @@ SAM, JO = User("sam", "supervisor"), User("jo", "officer")
 
 def folder_of(store: Store, root: Path, case_id: str) -> Path:
     return root / store.query("SELECT folder FROM evidence_cases WHERE contravention_id = ?", [case_id])[0]["folder"]
+
+
+def validate(store: Store, *case_ids: str) -> None:
+    """Validated by an officer, as the history records it (these cases' plates are unreadable: one is keyed in)."""
+    for case_id in case_ids:
+        assert decisions.validate(store, case_id, JO, "OY09 FEU").ok
 
 
 def run(*args: object, cwd: Path) -> subprocess.CompletedProcess:
@@ -72,10 +79,10 @@ KILL_WHILE_WRITING = textwrap.dedent("""
 def test_a_kill_while_writing_evidence_fails_report_and_verify_and_the_rerun_finishes_it(night, tmp_path):
     store, root, (case_id, other) = copy_night(night, tmp_path / "copy")
     folder = folder_of(store, root, case_id)
-    # The batch had recorded the case and was writing its evidence: no rows, no folder yet.
-    with store.transaction() as con:
-        con.execute("DELETE FROM evidence_files WHERE contravention_id = ?", [case_id])
-        con.execute("DELETE FROM evidence_cases WHERE contravention_id = ?", [case_id])
+    # The batch had recorded the case and was writing its evidence: no rows, no folder, nothing in the history yet.
+    sql(store, "DELETE FROM evidence_files WHERE contravention_id = ?", "DELETE FROM evidence_cases WHERE contravention_id = ?",
+        "DELETE FROM audit_log WHERE action = 'evidence.written' AND entity_id = ?", params=[case_id])
+    rechain(store)
     shutil.rmtree(folder)
     killed = subprocess.run([sys.executable, "-c", KILL_WHILE_WRITING, store.path, case_id, BUS_LANE_SITE, root],
                             capture_output=True, text=True)
@@ -112,8 +119,8 @@ def tampered(night, tmp_path):
     assert (folder_of(store, root, climbs) / escape).resolve() == outside.resolve()
     elsewhere = tmp_path / "elsewhere" / absolute
     shutil.copytree(folder_of(store, root, absolute), elsewhere)
+    validate(store, climbs, absolute)
     with store.transaction() as con:
-        con.execute("UPDATE contraventions SET status = 'validated'")
         con.execute("INSERT INTO evidence_files VALUES (?, ?, ?, ?, 'original', ?)",
                     [climbs, escape, *hash_file(outside), now()])
         con.execute("UPDATE evidence_cases SET folder = ? WHERE contravention_id = ?", [str(elsewhere), absolute])
@@ -129,6 +136,7 @@ def test_a_stored_path_out_of_the_root_is_refused_by_verify_pack_retention_and_t
     assert f"FAILED {climbs}: case {climbs}: stored evidence file: {tampered['escape']!r} is not a plain" in verify.stdout
     assert (f"FAILED {absolute}: case {absolute}: the stored evidence folder {str(tampered['elsewhere'])!r} is not a "
             f"relative path inside the evidence root") in verify.stdout
+    assert "BROKEN history" in buslane("audit", "verify", "--db", store.path, check=False).stdout  # the folder, by SQL
 
     for case_id, path in ((climbs, tampered["escape"]), (absolute, str(tampered["elsewhere"]))):
         out = tmp / "packs" / f"{case_id}.zip"
@@ -148,8 +156,7 @@ def test_a_stored_path_out_of_the_root_is_refused_by_verify_pack_retention_and_t
 
 def test_pack_zip_entries_are_plain_names(night, tmp_path):
     store, root, (case_id, _) = copy_night(night, tmp_path / "copy")
-    with store.transaction() as con:
-        con.execute("UPDATE contraventions SET status = 'validated' WHERE id = ?", [case_id])
+    validate(store, case_id)
     result = build_pack(store, case_id, root, "jo", tmp_path / "pack.zip")
     with zipfile.ZipFile(result.path) as zf:
         names = zf.namelist()
@@ -206,8 +213,7 @@ class Exported:
 def exported(night, tmp_path_factory) -> Exported:
     base = tmp_path_factory.mktemp("appeals")
     store, root, (held, packed) = copy_night(night, base / "copy")
-    with store.transaction() as con:
-        con.execute("UPDATE contraventions SET status = 'validated'")
+    validate(store, held, packed)
     build_pack(store, packed, root, "jo", base / "pack.zip")
     return Exported(store.path, root, held, packed)
 

@@ -18,7 +18,7 @@ import pytest
 from evidence.manifest import hash_file
 from pipeline.history import verify_chain
 from pipeline.plates.types import UK
-from pipeline.store import Store
+from pipeline.store import Store, audit
 from review_app.services import cases as case_service
 from review_app.services import corrections, decisions
 from review_app.services.users import User
@@ -49,9 +49,11 @@ def decided(night, tmp_path_factory) -> Decided:
             "--evidence", root)
     dutch = store.query("SELECT id FROM contraventions WHERE camera_id = 'NL-HANDHELD-TEST' AND plate IS NOT NULL"
                         " AND plate_country = 'Netherlands' ORDER BY first_seen LIMIT 1")[0]["id"]
-    with store.connect() as con:  # the council's own free text must not run as a formula in a spreadsheet
+    with store.transaction() as con:  # the council's own free text must not run as a formula in a spreadsheet
         con.execute("UPDATE contraventions SET plate_country = ? WHERE id = ?", [UK, uk])
         con.execute("UPDATE contraventions SET location = ? WHERE id = ?", [FORMULA, dutch])
+        for case_id in (uk, dutch):  # as if the batch had recorded them so: the history records these facts
+            audit(con, "test", "contravention.recorded", "contravention", case_id, ("contraventions", case_id))
     assert corrections.correct_plate(store, corrected, JO, "OY09 FEU").ok
     for case_id, plate in ((corrected, None), (uk, "MT56 BJX"), (dutch, None)):
         outcome = decisions.validate(store, case_id, JO, plate)

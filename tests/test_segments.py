@@ -19,6 +19,7 @@ from evidence.verify import verify_case
 from pipeline.analysis import Analyser, FileResult
 from pipeline.batch import Batch, BatchSummary
 from pipeline.footage import footage_sha256, open_footage
+from pipeline.history import verify_chain
 from pipeline.site import load_site
 from pipeline.report import morning_report
 from pipeline.store import Store
@@ -167,6 +168,9 @@ def test_two_abutting_files_give_the_whole_clips_contraventions(analysed, record
     assert half_cases and all(c["status"] == "superseded" and c["superseded_by"] == passage["id"] for c in half_cases)
     audited = store.query("SELECT entity_id FROM audit_log WHERE action = 'segments.case_superseded'")
     assert {a["entity_id"] for a in audited} == {c["id"] for c in half_cases}
+    with store.connect() as con:  # the joined case and the superseded halves are what the history says
+        check = verify_chain(con)
+    assert check.ok, check.lines()
     # The morning report counts the vehicle once.
     assert sum(r.passages for r in morning_report(store)) == len(analysed["whole"].passages)
 

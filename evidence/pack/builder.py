@@ -7,8 +7,10 @@
                                 joined across segment files has original_1.mp4, original_2.mp4, ...)
         README.txt  manifest.json  manifest.json.sig  SHA256SUMS   (the hashes, signed with the council's key)
 
-The evidence folder is verified against the store first, and the copies are hashed again, so a
-pack never carries a file that differs from the one recorded when the evidence was written. The
+The store's history must verify first (pipeline.history.verify_chain: a row changed by SQL, such as a
+forged plate, is refused, naming it), the evidence folder is verified against the chained manifest,
+and the copies are hashed again, so a pack never carries a file that differs from the one recorded
+when the evidence was written, nor facts the history does not back. The
 pack's row (with the sha256 of its manifest and of the ZIP) and the audit row are written in one
 transaction, which also re-checks that the case is still validated and undecided since it was read.
 The manifest carries the head of the store's history chain and is signed with the council's key; no
@@ -46,7 +48,7 @@ from evidence.pack.readme import readme_text
 from evidence.pack.witness import write_statement
 from evidence.settings import UnsafePath, plain_name
 from evidence.verify import verify_case
-from pipeline.history import head
+from pipeline.history import head, verify_chain
 from pipeline.store import Store, audit, now
 
 # The evidence files a pack carries, in this order; the folder's own manifest and SHA256SUMS are
@@ -89,9 +91,10 @@ def default_file_name(contravention_id: str) -> str:
 
 
 def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out: Path,
-               key: Ed25519PrivateKey | None = None) -> PackResult:
+               key: Ed25519PrivateKey | None = None, *, history_checked: bool = False) -> PackResult:
     """Write the pack of a validated case to `out`, signed with `key` (default: the council's key,
-    evidence.keys), record it and audit the export; PackError says why not."""
+    evidence.keys), record it and audit the export; PackError says why not. `history_checked`: the
+    caller has just verified the whole chain (an export, once for all its packs)."""
     if not actor.strip():
         raise PackError("say who is exporting the pack (actor)")
     try:
@@ -100,6 +103,12 @@ def build_pack(store: Store, contravention_id: str, root: Path, actor: str, out:
         raise PackError(f"case {contravention_id}: not packed: {e}") from e
     seen = _validated(store, contravention_id)
     evidence = _verified_evidence(store, contravention_id, root)
+    if not history_checked:
+        with store.connect() as con:
+            check = verify_chain(con)
+        if not check.ok:
+            raise PackError(f"case {contravention_id}: not packed: {check.refusal()} "
+                            "(`buslane audit verify` lists every break)")
     header = PackHeader(uuid.uuid4().hex[:16], contravention_id, now(), actor.strip())
     with staged(out) as partial:
         with tempfile.TemporaryDirectory(prefix="buslane-pack-") as tmp:
@@ -151,8 +160,8 @@ def _verified_evidence(store: Store, contravention_id: str, root: Path) -> _Evid
         raise PackError(f"case {contravention_id}: {result.problem}: there is nothing to pack")
     if not result.ok:
         found = "; ".join(f"{what}: {', '.join(names)}" for what, names in
-                          (("altered", result.altered), ("missing", result.missing), ("unexpected", result.extra))
-                          if names)
+                          (("altered", result.altered), ("missing", result.missing), ("unexpected", result.extra),
+                           ("evidence_files differs from the chained manifest", result.unbacked)) if names)
         raise PackError(f"case {contravention_id}: the evidence in {result.folder} does not match the hashes recorded "
                         f"when it was written ({found}); refusing to pack it")
     rows = store.query("SELECT path, sha256, kind FROM evidence_files WHERE contravention_id = ?", [contravention_id])
