@@ -264,7 +264,12 @@ class Processing(_Strict):
         "this fraction of the resolution a whole-frame pass would give it"
     )
     motion_gate: bool = Field(True, description="skip detection while nothing moves in and around the lane")
-    motion_threshold: int = Field(25, ge=1, le=255, description="grey-level change that counts as movement")
+    motion_threshold: int = Field(25, ge=1, le=255, description="grey-level change that counts as movement "
+                                  "in daylight contrast (lower in a dimmer, flatter scene: pipeline/motion.py)")
+    still_look_seconds: float = Field(
+        0.5, gt=0, description="while nothing moves, still detect this often: a dark or low-contrast vehicle "
+        "(night, infrared, fog) may change the picture too little for the motion test and must not go unseen"
+    )
     motion_min_area_px: int = Field(120, ge=1, description="changed full-resolution pixels that count as motion")
     overlap_detection: bool = Field(
         True, description="run the detector on the next frames while the previous ones are tracked and read"

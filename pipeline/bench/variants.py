@@ -7,7 +7,9 @@ The held-out cameras differ from ours in resolution, frame rate and light, so `b
   the site's drawing halved with it;
 * ``lowfps``: every second frame kept (12.5 fps; 15 on the motorway), label frames divided by two;
 * ``night``: an infrared-like night: grey, low contrast, darker, sensor noise (sigma 6) and heavy
-  compression (CRF 32).
+  compression (CRF 32);
+* ``dim``: dusk, fog or a dirty lens: colours kept, contrast cut to a sixth, no noise. Vehicles stay
+  plain to the detector but change the picture by less than the motion test's threshold.
 
 Each copy is encoded once with libx264 and kept under the cache folder, named by its recipe.
 """
@@ -28,6 +30,7 @@ from pipeline.footage import open_footage
 from pipeline.site import SiteConfig
 
 NOISE_SEED = 13
+DIM_MEAN = 60  # the grey level mid-grey becomes in the dim copy
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Variant:
     scale: float = 1.0
     frame_step: int = 1  # keep every n-th frame
     night: bool = False
+    contrast: float = 1.0  # grey levels kept around a dark mean (dusk, fog)
     crf: int = 20
     min_width: int = 0  # only clips at least this wide
 
@@ -85,6 +89,7 @@ VARIANTS = {
         Variant("half", "half the resolution (cameras 640 px wide and more)", scale=0.5, min_width=640),
         Variant("lowfps", "every second frame (12.5 fps; 15 on the motorway)", frame_step=2),
         Variant("night", "infrared-like night: grey, dark, low contrast, noise sigma 6, CRF 32", night=True, crf=32),
+        Variant("dim", "dusk or fog: colours kept, contrast cut to a sixth", contrast=1 / 6),
     )
 }
 
@@ -94,6 +99,10 @@ def _night(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     dark = 20 + 130 * grey**1.5  # blacks lifted, whites dimmed, shadows crushed
     noisy = dark + rng.normal(0, 6, dark.shape).astype(np.float32)
     return cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+def _dim(bgr: np.ndarray, contrast: float) -> np.ndarray:
+    return np.clip(DIM_MEAN + contrast * (bgr.astype(np.float32) - 128), 0, 255).astype(np.uint8)
 
 
 def degraded_clip(source: Path, variant: Variant, cache: Path) -> Path:
@@ -118,6 +127,8 @@ def degraded_clip(source: Path, variant: Variant, cache: Path) -> Path:
                 bgr = cv2.resize(bgr, (stream.width, stream.height), interpolation=cv2.INTER_AREA)
             if variant.night:
                 bgr = _night(bgr, rng)
+            if variant.contrast != 1:
+                bgr = _dim(bgr, variant.contrast)
             frame = av.VideoFrame.from_ndarray(bgr, format="bgr24")
             frame.pts = index // variant.frame_step  # frame numbers stay those of the labels
             dst.mux(stream.encode(frame))
