@@ -207,9 +207,6 @@ class Analyser:
             while len(in_flight) > in_flight_after:
                 take(*in_flight.popleft())
 
-        # The motion test decides how often to look, never whether: a vehicle it cannot see (as dark
-        # as the road, an infrared picture) is still looked at every still_look_seconds.
-        still_stride = max(proc.idle_stride, round(proc.still_look_seconds * info.fps))
         frames, last, last_busy = 0, -proc.idle_stride, 0
         may_skip = gate is not None and proc.idle_skip_decoding and video.has_skippable_frames
         skipping = False
@@ -221,9 +218,9 @@ class Analyser:
                 frames = frame.index + 1
                 moved = gate.moved(frame.grey(STEP)) if gate else True
                 # Densely while a vehicle is near the lane (entries, exits, time in it); sparsely while
-                # something moves elsewhere in the region; every still_stride frames while nothing moves.
-                stride = proc.near_stride if state["near"] else proc.idle_stride if moved else still_stride
-                if frame.index - last >= stride:
+                # something moves elsewhere in the region; not at all while nothing moves.
+                stride = proc.near_stride if state["near"] else proc.idle_stride
+                if (state["near"] or moved) and frame.index - last >= stride:
                     pending.append(frame)
                     last = frame.index
                     if state["near"] and len(pending) >= per_input:

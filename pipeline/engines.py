@@ -49,11 +49,7 @@ def _sized(site: SiteConfig, threads: int) -> SiteConfig:
 
 def check_models(site: SiteConfig) -> None:
     """Every model setting names a usable model, before any footage is read; errors name the setting."""
-    settings = {"detection.model": site.detection.model}
-    if site.plates.enabled:
-        p = site.plates
-        settings |= {"plates.detector": p.detector, "plates.ocr": p.ocr, "plates.ocr_config": p.ocr_config}
-    for name, value in settings.items():
+    for name, value in site.model_settings().items():
         try:
             resolve_model(value)
         except ModelError as e:

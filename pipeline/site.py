@@ -266,10 +266,6 @@ class Processing(_Strict):
     motion_gate: bool = Field(True, description="skip detection while nothing moves in and around the lane")
     motion_threshold: int = Field(25, ge=1, le=255, description="grey-level change that counts as movement "
                                   "in daylight contrast (lower in a dimmer, flatter scene: pipeline/motion.py)")
-    still_look_seconds: float = Field(
-        0.5, gt=0, description="while nothing moves, still detect this often: a dark or low-contrast vehicle "
-        "(night, infrared, fog) may change the picture too little for the motion test and must not go unseen"
-    )
     motion_min_area_px: int = Field(120, ge=1, description="changed full-resolution pixels that count as motion")
     overlap_detection: bool = Field(
         True, description="run the detector on the next frames while the previous ones are tracked and read"
@@ -347,6 +343,14 @@ class SiteConfig(_Strict):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def model_settings(self) -> dict[str, str]:
+        """Each model the batch loads for this site, by its field (plate models only when plates are read)."""
+        settings = {"detection.model": self.detection.model}
+        if self.plates.enabled:
+            p = self.plates
+            settings |= {"plates.detector": p.detector, "plates.ocr": p.ocr, "plates.ocr_config": p.ocr_config}
+        return settings
 
 
 def load_site(path: str | Path) -> SiteConfig:

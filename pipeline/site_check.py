@@ -41,20 +41,11 @@ def frame_problems(site: SiteConfig, width: int, height: int) -> list[str]:
     return problems
 
 
-def model_settings(site: SiteConfig) -> dict[str, str]:
-    """Each model the batch loads for this site, by its field (pipeline.engines.check_models's list)."""
-    settings = {"detection.model": site.detection.model}
-    if site.plates.enabled:
-        p = site.plates
-        settings |= {"plates.detector": p.detector, "plates.ocr": p.ocr, "plates.ocr_config": p.ocr_config}
-    return settings
-
-
 def model_problems(site: SiteConfig) -> list[str]:
     """Each model setting the batch would refuse the night for, named by its field. Cheap: the
     resolver's checks (present, sha256) and a look at a folder, no model loaded."""
     problems = []
-    for name, value in model_settings(site).items():
+    for name, value in site.model_settings().items():
         try:
             path = resolve_model(value)
         except ModelError as e:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.bench.lanes import (
-    LABELS, LabelError, Vehicle, all_labels, bench_site, load_labels, matches, run_clip, score,
-)
-from pipeline.bench.speed import process
+from pipeline.bench.lanes import LABELS, LabelError, Vehicle, all_labels, load_labels, matches, run_clip, score
 from pipeline.bench.variants import VARIANTS, degraded_clip
 from pipeline.footage import open_footage
 from pipeline.site import Thresholds, load_site
@@ -123,18 +120,6 @@ def test_process_finds_the_motorway_cars_at_dusk():
     result = run_clip(load_labels(LABELS / "motorway.yaml"), with_baseline=False, variant=VARIANTS["dim"])
     assert (result.process.labelled, result.process.found) == (3, 3), result.process.missed
     assert result.process.false_positives == ()
-
-
-def test_a_car_the_motion_test_cannot_see_is_still_looked_at():
-    """However the motion test is set, it decides how often the detector looks, never whether: with a
-    threshold no change can pass, the motorway cars are looked at every half second (still_look_seconds)
-    and all three are found (before, the third was never looked at)."""
-    labelled = load_labels(LABELS / "motorway.yaml")
-    site = bench_site(labelled)
-    blind = site.model_copy(update={"processing": site.processing.model_copy(update={"motion_threshold": 255})})
-    found = score(process(labelled.clip, blind).spans, labelled.vehicles, site.exempt_classes)
-    assert (found.labelled, found.found) == (3, 3), found.missed
-    assert found.false_positives == ()
 
 
 def test_a_variant_carries_the_labels_frames_and_the_sites_drawing_over():
