@@ -41,7 +41,8 @@ class MotionGate:
             return True  # nothing to compare with yet: look
         # Scaled, never raised: a daylight scene keeps the site's threshold.
         contrast = float(self._background[self._watch].std())
-        threshold = max(MIN_THRESHOLD, self._threshold * min(1.0, contrast / DAYLIGHT_CONTRAST))
+        floor = min(MIN_THRESHOLD, self._threshold)
+        threshold = max(floor, self._threshold * min(1.0, contrast / DAYLIGHT_CONTRAST))
         changed = cv2.absdiff(frame, self._background) > threshold
         cv2.accumulateWeighted(frame, self._background, LEARNING_RATE)
         return int(np.count_nonzero(changed & self._watch)) >= self._min_pixels
