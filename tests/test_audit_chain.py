@@ -381,20 +381,29 @@ def test_a_pack_made_before_a_rewrite_fails_against_the_database_after_it(night,
     assert code == 1 and "is no longer in" in out
 
 
+def migrated_copy(store: Store, path: Path) -> Store:
+    """A copy of `store`'s file opened afresh, so its migrations run; its history must then verify."""
+    shutil.copy(store.path, path)
+    migrated = Store(path)
+    code, out = audit_verify(migrated)
+    assert code == 0, out
+    return migrated
+
+
+def sealed(store: Store) -> list[dict]:
+    """Rows the migration recorded, counted by table."""
+    return store.query("SELECT record_table, count(*) AS n FROM audit_log WHERE action = 'history.sealed'"
+                       " GROUP BY ALL ORDER BY ALL")
+
+
 def test_a_database_from_before_the_chain_is_chained_on_migration(history, tmp_path):
     store, _, validated, _ = history
     # Rows as written before the chain existed: no hashes, no records, and the chaining step not yet run.
     sql(store, "DELETE FROM audit_log WHERE action = 'history.sealed'",  # none on a fresh database; kept general
         "UPDATE audit_log SET record_table = NULL, record_key = NULL, record = NULL, prev_hash = NULL, row_hash = NULL",
         "DELETE FROM schema_version WHERE component = 'history'")
-    legacy = tmp_path / "legacy.duckdb"
-    shutil.copy(store.path, legacy)
-    migrated = Store(legacy)
-    code, out = audit_verify(migrated)
-    assert code == 0, out
-    sealed = migrated.query("SELECT record_table, count(*) AS n FROM audit_log WHERE action = 'history.sealed'"
-                            " GROUP BY ALL ORDER BY ALL")
-    assert sealed == [{"record_table": "contraventions", "n": count(migrated, "contraventions")},
+    migrated = migrated_copy(store, tmp_path / "legacy.duckdb")
+    assert sealed(migrated) == [{"record_table": "contraventions", "n": count(migrated, "contraventions")},
                       {"record_table": "decisions", "n": 2},
                       {"record_table": "evidence_cases", "n": count(migrated, "evidence_cases")},
                       {"record_table": "plate_corrections", "n": 1}, {"record_table": "whitelist_gaps", "n": 1}]
@@ -416,14 +425,8 @@ def test_a_database_chained_before_cases_and_evidence_were_is_sealed_on_migratio
         " WHERE record_table = 'evidence_cases'",
         "UPDATE schema_version SET version = 1 WHERE component = 'history'")
     rechain(store)
-    legacy = tmp_path / "chained.duckdb"
-    shutil.copy(store.path, legacy)
-    migrated = Store(legacy)
-    code, out = audit_verify(migrated)
-    assert code == 0, out
-    sealed = migrated.query("SELECT record_table, count(*) AS n FROM audit_log WHERE action = 'history.sealed'"
-                            " GROUP BY ALL ORDER BY ALL")
-    assert sealed == [{"record_table": "contraventions", "n": count(migrated, "contraventions")},
+    migrated = migrated_copy(store, tmp_path / "chained.duckdb")
+    assert sealed(migrated) == [{"record_table": "contraventions", "n": count(migrated, "contraventions")},
                       {"record_table": "evidence_cases", "n": count(migrated, "evidence_cases")}]
     sql(migrated, f"UPDATE contraventions SET plate = 'XY99ZZZ' WHERE id = '{validated}'")
     code, out = audit_verify(migrated)
