@@ -13,13 +13,16 @@ audit row that records it (`record_table`, `record_key`, `record`).
   differs from its record, a deleted one leaves a record with no row, an inserted one has no record.
   A column added to a chained table after a row was recorded must still be NULL in that row.
 - Every contravention is recorded too: the batch writes its cases in the transaction that ends with
-  the audit row about their footage file or joined passage, and appending that row first records each
-  new case's full row (MADE_WITH). Afterwards only chained events change a case: a decision, a
+  the audit row about their footage file or joined passage, and appending that row first records the
+  full row of each case it names as made (only those: a case slipped in by SQL under the same file's
+  id stays unrecorded when the file is run again). Afterwards only chained events change a case: a decision, a
   whitelist recheck clearing it or a join superseding it sets its status, a correction its plate and
-  plate format (CASE_EVENTS). So every column of a case must equal its record, or the value the
-  latest event after that record set: a status, plate, time, class or camera set by plain SQL is
-  not backed by the history. The whitelist columns are not compared: the recheck rewrites them on
-  every pending case without an audit row per case.
+  plate format, a correction or a whitelist recheck its whitelist columns (CASE_EVENTS). So every
+  column of a case must equal its record, or the value the latest event after that record set: a
+  status, plate, time, class, camera or whitelist entry set by plain SQL is not backed by the history.
+- A chained row vouches for the many rows written with it by a digest column (DIGESTS): a whitelist
+  version records the sha256 of its entries, recomputed on every check, so an entry added to a
+  published list by SQL (which a recheck would then honour) shows.
 - Someone who rewrites a row and recomputes every later hash makes a consistent chain, but with a
   new head: the morning report prints the head and every pack carries the head at the time it was
   made, so the rewrite shows against any head printed or sent before it.
@@ -40,7 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -52,19 +55,22 @@ GENESIS = "0" * 64
 # review_app's, gaps whitelist's, packs and appeal holds evidence's, exports export's: named here, never imported.
 # Evidence cases are evidence's too: a deletion by retention is recorded, so one set by SQL shows.
 CHAINED = {"decisions": "id", "plate_corrections": "id", "whitelist_gaps": "id", "packs": "id", "appeal_holds": "id",
-           "exports": "id", "evidence_cases": "contravention_id"}
+           "exports": "id", "evidence_cases": "contravention_id", "whitelist_versions": "id"}
 CASES = "contraventions"
 RECORDED = CHAINED | {CASES: "id"}
-# An audit row about a footage file or a joined passage records the cases made from it first (see above).
-MADE_WITH = {"footage": "footage_id", "passage": "passage_id"}
 # The events that change a recorded case (audit rows about it, by action): the status each sets, and
 # the details that hold a correction's plate and format and a join's superseding passage.
-STATUS_SET_BY = {"review.validate": "validated", "review.reject": "rejected", "review.reopen": "pending",
-                 "whitelist.recheck_cleared": "whitelisted"}
 CORRECTED, SUPERSEDED = "review.plate_corrected", "segments.case_superseded"
-CASE_EVENTS = {"plate": (CORRECTED, "new"), "plate_format": (CORRECTED, "format"),
-               "superseded_by": (SUPERSEDED, "joined_passage")}
-NOT_COMPARED = ("whitelist_version", "whitelist_entry", "whitelist_near_miss")
+CLEARED, RECHECKED = "whitelist.recheck_cleared", "whitelist.rechecked"
+STATUS_SET_BY = {"review.validate": "validated", "review.reject": "rejected", "review.reopen": "pending",
+                 CLEARED: "whitelisted"}
+# column: (the actions whose details set it, the detail's name)
+CASE_EVENTS = {"plate": ((CORRECTED,), "new"), "plate_format": ((CORRECTED,), "format"),
+               "superseded_by": ((SUPERSEDED,), "joined_passage"),
+               **{c: ((CORRECTED, CLEARED, RECHECKED), c) for c in ("whitelist_version", "whitelist_entry",
+                                                                     "whitelist_near_miss")}}
+# table: (its digest column, the table of the rows it vouches for, their column holding its key)
+DIGESTS = {"whitelist_versions": ("entries_sha256", "whitelist_entries", "version_id")}
 _AUDIT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "details", "record_table", "record_key",
                   "record", "prev_hash", "row_hash")
 _FROM_AUDIT = f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in _AUDIT_COLUMNS)} FROM audit_log"
@@ -128,7 +134,8 @@ class ChainCheck:
         head = self.head.text() if self.head else "empty"
         if self.ok:
             return [f"OK history: {self.rows} audit rows chained, {self.records} decisions, corrections, gaps, "
-                    f"packs, appeal holds, exports, evidence cases and contraventions match their records; head {head}"]
+                    f"packs, appeal holds, exports, evidence cases, whitelist versions (with their entries) and contraventions "
+                    f"match their records; head {head}"]
         return [self.refusal(), *(f"  {b.text()}" for b in self.breaks), f"  (head as stored: {head})"]
 
     def refusal(self) -> str:
@@ -142,18 +149,15 @@ def head(con: duckdb.DuckDBPyConnection) -> Head | None:
 
 
 def append(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str, entity: str,
-           entity_id: str | None, details: dict, snapshot: tuple[str, object] | None = None) -> Head:
+           entity_id: str | None, details: dict, snapshot: tuple[str, object] | None = None,
+           made: Sequence[str] = ()) -> Head:
     """Append one audit row after the current head; call inside the writer's transaction.
 
-    `snapshot` (table, key) records that chained row's current content with it. A row about a footage
-    file or a joined passage first records the contraventions made from it that are not recorded yet.
+    `snapshot` (table, key) records that chained row's current content with it. `made`: the ids of
+    the contraventions this write made (a footage file's, a joined passage's), each recorded first.
     """
-    if entity in MADE_WITH and entity_id is not None:
-        for (case_id,) in con.execute(
-                f"SELECT id FROM {CASES} WHERE {MADE_WITH[entity]} = ?"
-                " AND id NOT IN (SELECT record_key FROM audit_log WHERE record_table = ?) ORDER BY id",
-                [str(entity_id), CASES]).fetchall():
-            _append(con, at, actor, "contravention.recorded", "contravention", case_id, {}, (CASES, case_id))
+    for case_id in made:
+        _append(con, at, actor, "contravention.recorded", "contravention", case_id, {}, (CASES, case_id))
     return _append(con, at, actor, action, entity, entity_id, details, snapshot)
 
 
@@ -271,30 +275,71 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
         breaks += [Break(table, key, f"deleted: audit_log {audit_id} records it")
                    for (t, key), (audit_id, _) in records.items() if t == table and key not in present]
     cases, case_breaks = _case_breaks(con)
-    return ChainCheck(rows, compared + cases, head(con), tuple(breaks + case_breaks))
+    return ChainCheck(rows, compared + cases, head(con), tuple(breaks + case_breaks + _digest_breaks(con)))
+
+
+def _digests_sql(table: str) -> str:
+    """(key, digest) of each key's rows in a DIGESTS table: sha256 of their JSON texts, sorted, one a line."""
+    _, rows, parent = DIGESTS[table]
+    return (f"SELECT k, sha256(string_agg(j, chr(10) ORDER BY j)) AS digest FROM"
+            f" (SELECT {parent} AS k, CAST(to_json(t) AS VARCHAR) AS j FROM {rows} t) GROUP BY k")
+
+
+def rows_digest(con: duckdb.DuckDBPyConnection, table: str, key: object) -> str:
+    """The digest a DIGESTS row must hold of the rows written with it (sha256 of '' for none)."""
+    row = con.execute(f"SELECT digest FROM ({_digests_sql(table)}) WHERE k = ?", [key]).fetchone()
+    return row[0] if row else hashlib.sha256(b"").hexdigest()
+
+
+def _digest_breaks(con: duckdb.DuckDBPyConnection) -> list[Break]:
+    breaks = []
+    for table, (column, rows, parent) in DIGESTS.items():
+        key = RECORDED[table]
+        for k, stored, actual in con.execute(
+                f"SELECT coalesce(p.{key}, d.k), p.{column}, coalesce(d.digest, sha256('')) FROM {table} p"
+                f" FULL JOIN ({_digests_sql(table)}) d ON d.k = p.{key}"
+                f" WHERE p.{column} IS DISTINCT FROM coalesce(d.digest, sha256('')) ORDER BY 1").fetchall():
+            what = (f"its {rows} were changed after it was written: their sha256 is {actual}, it records {stored}"
+                    if stored is not None else f"{rows} with {parent} {k}, which has no such row")
+            breaks.append(Break(table, str(k), what))
+    return breaks
 
 
 def _case_breaks(con: duckdb.DuckDBPyConnection) -> tuple[int, list[Break]]:
     """(contraventions compared, breaks): every case against its latest record and the events chained
     after it, in one query; each disagreeing column names the audit row that says otherwise."""
+    breaks = []
+    for case_id, audit_id, gone, unrecorded, differ in _unbacked_cases(con):
+        if gone:
+            breaks.append(Break(CASES, case_id, f"deleted: audit_log {audit_id} records it"))
+        elif unrecorded:
+            breaks.append(Break(CASES, case_id, NOT_RECORDED))
+        else:
+            breaks.append(Break(CASES, case_id, "; ".join(
+                f"{d['column']} {d['now']!r} is not backed by the history: audit_log {d['source']} says {d['expected']!r}"
+                for d in differ)))
+    return con.execute(f"SELECT count(*) FROM {CASES}").fetchone()[0], breaks
+
+
+def _unbacked_cases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, bool, bool, list[dict]]]:
+    """(case id, its latest record's audit id, deleted?, never recorded?, its disagreeing columns) of
+    each case that differs from its history."""
     checks = []
     for name, type_ in con.execute("SELECT column_name, data_type FROM information_schema.columns"
                                    " WHERE table_name = ? ORDER BY ordinal_position", [CASES]).fetchall():
-        if name in NOT_COMPARED:
-            continue
-        text = f"r.record->>'{name}'"  # a column added after the record: NULL, as the row's must be
-        recorded = text if type_ in ("VARCHAR", "JSON") else f"TRY_CAST({text} AS {type_})"
+        recorded = _typed(f"r.record->>'{name}'", type_)  # a column added after the record: NULL, as the row's must be
         now = f'CAST(c."{name}" AS VARCHAR)' if type_ == "JSON" else f'c."{name}"'
         expected, source = recorded, "r.audit_id"
-        if name == "status" or name in CASE_EVENTS:
-            expected, source = f"coalesce(e.{name}, {recorded})", f"CASE WHEN e.{name} IS NULL THEN r.audit_id ELSE e.{name}_at END"
+        if name == "status" or name in CASE_EVENTS:  # the latest event's value, NULL included
+            expected = f"CASE WHEN e.{name}_at IS NULL THEN {recorded} ELSE {_typed(f'e.{name}', type_)} END"
+            source = f"coalesce(e.{name}_at, r.audit_id)"
         checks.append(f"CASE WHEN {expected} IS DISTINCT FROM {now} THEN {{'column': '{name}', "
                       f"'expected': CAST({expected} AS VARCHAR), 'now': CAST({now} AS VARCHAR), 'source': {source}}} END")
     sets_status = " ".join(f"WHEN '{action}' THEN '{status}'" for action, status in STATUS_SET_BY.items())
-    picks = "".join(f", arg_max(details->>'{field}', audit_id) FILTER (WHERE action = '{action}') AS {column}"
-                    f", max(audit_id) FILTER (WHERE action = '{action}') AS {column}_at"
-                    for column, (action, field) in CASE_EVENTS.items())
-    rows = con.execute(f"""
+    picks = "".join(f", arg_max(details->>'{field}', audit_id) FILTER (WHERE action IN ({_quoted(actions)})) AS {column}"
+                    f", max(audit_id) FILTER (WHERE action IN ({_quoted(actions)})) AS {column}_at"
+                    for column, (actions, field) in CASE_EVENTS.items())
+    return con.execute(f"""
         WITH rec AS (
             SELECT record_key AS case_id, max(id) AS audit_id, arg_max(record, id) AS record
             FROM audit_log WHERE record_table = '{CASES}' GROUP BY record_key
@@ -315,18 +360,16 @@ def _case_breaks(con: duckdb.DuckDBPyConnection) -> tuple[int, list[Break]]:
         )
         SELECT case_id, audit_id, gone, unrecorded, differ FROM compared
         WHERE gone OR unrecorded OR len(differ) > 0 ORDER BY case_id""",
-                       [[*STATUS_SET_BY, *(action for action, _ in CASE_EVENTS.values())]]).fetchall()
-    breaks = []
-    for case_id, audit_id, gone, unrecorded, differ in rows:
-        if gone:
-            breaks.append(Break(CASES, case_id, f"deleted: audit_log {audit_id} records it"))
-        elif unrecorded:
-            breaks.append(Break(CASES, case_id, NOT_RECORDED))
-        else:
-            breaks.append(Break(CASES, case_id, "; ".join(
-                f"{d['column']} {d['now']!r} is not backed by the history: audit_log {d['source']} says {d['expected']!r}"
-                for d in differ)))
-    return con.execute(f"SELECT count(*) FROM {CASES}").fetchone()[0], breaks
+                       [[*STATUS_SET_BY, *(a for actions, _ in CASE_EVENTS.values() for a in actions)]]).fetchall()
+
+
+def _typed(text: str, type_: str) -> str:
+    """JSON text read back as a column of `type_`."""
+    return text if type_ in ("VARCHAR", "JSON") else f"TRY_CAST({text} AS {type_})"
+
+
+def _quoted(names: tuple[str, ...]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
 
 
 def seal_existing(con: duckdb.DuckDBPyConnection) -> None:
@@ -353,5 +396,17 @@ def seal_unrecorded(con: duckdb.DuckDBPyConnection) -> None:
             append(con, at, "migration", "history.sealed", table, key, {}, (table, key))
 
 
+def record_whitelist_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Migration: since the whitelist columns are compared too (rechecks and corrections set them
+    through chained events from now on), record again each case that differs from its history in
+    those columns only, as they stand; any other difference stays a break."""
+    at = datetime.now(timezone.utc)
+    whitelist = {c for c, (actions, _) in CASE_EVENTS.items() if RECHECKED in actions}
+    for case_id, _, gone, unrecorded, differ in _unbacked_cases(con):
+        if not (gone or unrecorded) and {d["column"] for d in differ} <= whitelist:
+            append(con, at, "migration", "history.sealed", CASES, case_id, {}, (CASES, case_id))
+
+
 # The "history" component's migrations, applied after every other component's (see pipeline.store).
-MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [seal_existing, seal_unrecorded]
+MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
+    seal_existing, seal_unrecorded, seal_unrecorded, record_whitelist_columns]

@@ -60,7 +60,7 @@ def record_result(con: duckdb.DuckDBPyConnection, result: FileResult, site: Site
                                               p.track_id))
         if cid:
             added.append(cid)
-    audit(con, actor, f"batch.file_{result.status}", "footage", result.sha256, path=_storable(str(result.path)),
+    audit(con, actor, f"batch.file_{result.status}", "footage", result.sha256, made=added, path=_storable(str(result.path)),
           passages=len(result.passages), contraventions=len(added), error=error)
     return added
 

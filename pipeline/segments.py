@@ -192,8 +192,8 @@ def _record_join(con: duckdb.DuckDBPyConnection, end: Cut, start: Cut, base: dic
             con.execute("UPDATE contraventions SET superseded_by = ? WHERE id = ?", [pid, c["id"]])
         audit(con, actor, "segments.case_superseded", "contravention", c["id"], status=c["status"],
               joined_passage=pid, joined_case=added)
-    audit(con, actor, "segments.joined", "passage", pid, halves=halves, parts=parts, contravention=added,
-          reason=decision.reason)
+    audit(con, actor, "segments.joined", "passage", pid, made=[added] if added else [], halves=halves,
+          parts=parts, contravention=added, reason=decision.reason)
     log.info("passage %s joined across %d files: %s", pid, len({p["footage_id"] for p in parts}), decision.reason)
     return added
 

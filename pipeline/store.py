@@ -17,7 +17,7 @@ import importlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -110,13 +110,14 @@ def _write_lock(path: Path) -> threading.RLock:
 
 
 def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity: str, entity_id: str | None,
-          snapshot: tuple[str, object] | None = None, **details) -> None:
+          snapshot: tuple[str, object] | None = None, *, made: Sequence[str] = (), **details) -> None:
     """Append one row to the audit log's hash chain (never updated or deleted); call inside a transaction.
 
     `snapshot` = (table, key) of a row just written to a chained table (pipeline.history.CHAINED):
-    its full content goes into the chain with this row.
+    its full content goes into the chain with this row. `made`: the contraventions this write added,
+    recorded in the chain before it.
     """
-    history.append(con, now(), actor, action, entity, entity_id, details, snapshot)
+    history.append(con, now(), actor, action, entity, entity_id, details, snapshot, made)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -187,6 +187,52 @@ def test_reopening_rechecking_and_revalidating_keep_the_history_whole(night, tmp
                                               f"history: audit_log {cleared} says 'whitelisted'"), out
 
 
+FLEET = b"plate,category,operator,valid_from,valid_to,source,notes\n"
+
+
+def test_an_entry_added_to_a_published_whitelist_is_named_before_a_recheck_honours_it(history):
+    """The list a recheck clears cases against is the list as imported: an entry slipped into it by SQL
+    (here for the validated car) shows, naming the version."""
+    store, _, validated, _ = history
+    with store.transaction() as con:
+        version = import_whitelist(con, parse_whitelist(FLEET + b"BX12BUS,bus,Northway Buses,2016-01-01,,fleet,\n",
+                                                        "fleet.csv"), "sam", True).version
+    assert audit_verify(store)[0] == 0
+    sql(store, "INSERT INTO whitelist_entries SELECT * REPLACE ('OY09FEU' AS plate) FROM whitelist_entries"
+               " WHERE version_id = ?", params=[version])
+    code, out = audit_verify(store)
+    assert code == 1 and first_break(out).startswith(
+        f"whitelist_versions {version}: its whitelist_entries were changed after it was written"), out
+    sql(store, "DELETE FROM whitelist_entries")  # the forged entry and the real one
+    code, out = audit_verify(store)
+    assert code == 1 and first_break(out).startswith(f"whitelist_versions {version}: its whitelist_entries"), out
+
+
+def test_whitelist_columns_follow_the_rechecks_and_one_set_by_sql_is_named(history):
+    """A recheck that finds a near miss for a pending case records it in the history; a near miss
+    removed (or an exempting entry written) by SQL is not backed by it."""
+    store, _, validated, rejected = history
+    assert decisions.reopen(store, rejected, User("sam", "supervisor"), "second look").ok
+    assert corrections.correct_plate(store, rejected, JO, "LK17 ABC").ok
+    near = "LK17ABD"  # one character off: a near miss, not exempt
+    with store.transaction() as con:
+        import_whitelist(con, parse_whitelist(FLEET + f"{near},bus,Northway Buses,2016-01-01,,fleet,\n".encode(),
+                                              "fleet.csv"), "sam", True)
+    assert recheck(store, "sam").near_misses == 1
+    shown = store.query("SELECT whitelist_near_miss FROM contraventions WHERE id = ?", [rejected])[0]
+    assert shown["whitelist_near_miss"] == f"possible whitelisted vehicle: {near} (bus, Northway Buses)"
+    code, out = audit_verify(store)
+    assert code == 0, out
+    rechecked = audit_id(store, "whitelist.rechecked", rejected)
+    sql(store, f"UPDATE contraventions SET whitelist_near_miss = NULL WHERE id = '{rejected}'",
+        f"UPDATE contraventions SET whitelist_entry = 'OY09FEU (emergency, Ambulance)' WHERE id = '{validated}'")
+    code, out = audit_verify(store)
+    assert code == 1, out
+    assert f"contraventions {rejected}: whitelist_near_miss None is not backed by the history: audit_log " \
+           f"{rechecked} says 'possible whitelisted vehicle: {near} (bus, Northway Buses)'" in out
+    assert f"contraventions {validated}: whitelist_entry 'OY09FEU (emergency, Ambulance)' is not backed" in out
+
+
 def case_folder(store: Store, root: Path, case_id: str) -> Path:
     return root / store.query("SELECT folder FROM evidence_cases WHERE contravention_id = ?", [case_id])[0]["folder"]
 
@@ -431,3 +477,29 @@ def test_a_database_chained_before_cases_and_evidence_were_is_sealed_on_migratio
     sql(migrated, f"UPDATE contraventions SET plate = 'XY99ZZZ' WHERE id = '{validated}'")
     code, out = audit_verify(migrated)
     assert code == 1 and first_break(out).startswith(f"contraventions {validated}: plate 'XY99ZZZ' is not backed"), out
+
+
+def test_a_database_from_before_whitelists_were_chained_is_sealed_on_migration(history, tmp_path):
+    store, _, validated, rejected = history
+    with store.transaction() as con:
+        version = import_whitelist(con, parse_whitelist(FLEET + b"LK17ABD,bus,Northway Buses,2016-01-01,,fleet,\n",
+                                                        "fleet.csv"), "sam", True).version
+    assert decisions.reopen(store, rejected, User("sam", "supervisor"), "second look").ok
+    assert corrections.correct_plate(store, rejected, JO, "LK17 ABC").ok  # a near miss of the entry
+    # As the previous release wrote it: versions without a digest (DuckDB cannot drop the column of a
+    # referenced table, so it is emptied and only the step filling it is left to run) or a record,
+    # corrections without the whitelist entry and near miss in their details.
+    sql(store, "UPDATE whitelist_versions SET entries_sha256 = NULL",
+        "UPDATE audit_log SET record_table = NULL, record_key = NULL, record = NULL"
+        " WHERE record_table = 'whitelist_versions'",
+        "UPDATE audit_log SET details = json_object('old', details->>'old', 'new', details->>'new', 'format',"
+        " details->>'format', 'whitelist_version', CAST(details->>'whitelist_version' AS INTEGER))"
+        " WHERE action = 'review.plate_corrected'",
+        "UPDATE schema_version SET version = 2 WHERE component = 'whitelist'",
+        "UPDATE schema_version SET version = 2 WHERE component = 'history'")
+    rechain(store)
+    migrated = migrated_copy(store, tmp_path / "before-whitelists.duckdb")
+    assert sealed(migrated) == [{"record_table": "contraventions", "n": 1}, {"record_table": "whitelist_versions", "n": 1}]
+    sql(migrated, "UPDATE whitelist_entries SET valid_to = DATE '2016-01-02'")
+    code, out = audit_verify(migrated)
+    assert code == 1 and first_break(out).startswith(f"whitelist_versions {version}: its whitelist_entries were changed"), out

@@ -209,3 +209,15 @@ def test_a_file_whose_recording_fails_is_recorded_as_failed_and_the_batch_goes_o
         (str(clips["twin"]), "processed", None),
     ]
     assert rows(db, "SELECT count(*) FROM contraventions") == [(1,)]
+    # A case slipped in by SQL under the failed file's id is not taken into the history when the file
+    # is run again: only the cases the batch itself writes are recorded.
+    [(failed_id,)] = rows(db, "SELECT id FROM footage_files WHERE status = 'failed'")
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO contraventions SELECT * REPLACE ('FORGED-1' AS id, 'p-forged' AS passage_id,"
+                    " ? AS footage_id) FROM contraventions", [failed_id])
+    monkeypatch.setattr(pipeline.batch, "record_result", real)
+    assert [r.status for r in batch.run([clips["first"]]).results] == ["processed"]
+    assert rows(db, f"SELECT count(*) FROM contraventions WHERE footage_id = '{failed_id}'") == [(2,)]
+    verify = buslane("audit", "verify", "--db", db, check=False)
+    assert verify.returncode == 1, verify.stdout
+    assert "BROKEN history: 1 problems; first broken row: contraventions FORGED-1: not in the history" in verify.stdout

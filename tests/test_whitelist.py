@@ -340,7 +340,7 @@ def test_recheck_clears_a_pending_case_for_a_vehicle_added_later(db):
     assert rows["c-unread"]["status"] == "pending"
     [a] = audit_rows(db, "whitelist.recheck_cleared")
     assert (a["actor"], a["entity"], a["entity_id"]) == (CLI_OFFICER, "contravention", "c-listed")
-    assert json.loads(a["details"])["entry"] == "BX12BUS (bus, Northway Buses)"
+    assert json.loads(a["details"])["whitelist_entry"] == "BX12BUS (bus, Northway Buses)"
 
     again = recheck(store, "officer:jo")  # idempotent: nothing left to clear
     assert again.cleared == () and again.checked == 2

@@ -2,7 +2,8 @@
 
 A vehicle added to the list today clears yesterday's pending case: its status becomes
 'whitelisted' with the exempting entry and version recorded, and an audit row says so. Cases still
-pending get the current version's near misses. Decided cases are never touched, nor are the
+pending get the current version's near misses, with an audit row for each case whose whitelist
+columns change. Decided cases are never touched, nor are the
 lane_passages rows, which keep the batch's original decision.
 
 >>> recheck(Store("var/demo.duckdb"), actor="officer:jo").cleared  # doctest: +SKIP
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.history import CLEARED, RECHECKED
 from pipeline.store import Store, audit
 from whitelist.matching import load
 
@@ -37,21 +39,23 @@ def recheck(store: Store, actor: str) -> RecheckResult:
         if wl.version is None:
             return RecheckResult(None, 0, (), 0)
         pending = con.execute(
-            "SELECT id, plate, first_seen, timezone FROM contraventions"
-            " WHERE status = 'pending' AND plate IS NOT NULL ORDER BY first_seen, id"
+            "SELECT id, plate, first_seen, timezone, whitelist_version, whitelist_entry, whitelist_near_miss"
+            " FROM contraventions WHERE status = 'pending' AND plate IS NOT NULL ORDER BY first_seen, id"
         ).fetchall()
         cleared, near = [], 0
-        for case_id, plate, first_seen, tz in pending:
+        for case_id, plate, first_seen, tz, *stored in pending:
             result = wl.check(plate, first_seen, tz)
-            con.execute(
-                "UPDATE contraventions SET status = ?, whitelist_version = ?, whitelist_entry = ?,"
-                " whitelist_near_miss = ? WHERE id = ? AND status = 'pending'",
-                ["whitelisted" if result.exempt else "pending", result.version, result.entry_text,
-                 result.near_miss_text, case_id],
-            )
+            columns = result.columns()
+            if result.exempt or list(columns.values()) != stored:
+                con.execute(
+                    "UPDATE contraventions SET status = ?, whitelist_version = ?, whitelist_entry = ?,"
+                    " whitelist_near_miss = ? WHERE id = ? AND status = 'pending'",
+                    ["whitelisted" if result.exempt else "pending", *columns.values(), case_id],
+                )
+                # Chained events (pipeline.history.CASE_EVENTS): the history backs every column it changed.
+                audit(con, actor, CLEARED if result.exempt else RECHECKED, "contravention", case_id,
+                      plate=result.plate, day=result.day, **columns)
             if result.exempt:
-                audit(con, actor, "whitelist.recheck_cleared", "contravention", case_id,
-                      plate=result.plate, version=wl.version, entry=result.entry_text, day=result.day)
                 cleared.append(ClearedCase(case_id, result.plate, result.entry_text))
             else:
                 near += bool(result.near_misses)

@@ -3,6 +3,12 @@
 Append a new step to MIGRATIONS to change the schema; never edit a released step.
 """
 
+from collections.abc import Callable
+
+import duckdb
+
+from pipeline.history import rows_digest
+
 # Written on lane_passages by the batch and on contraventions by the batch and by `recheck`, so
 # each decision records which list it was made against and what it found.
 DECISION_COLUMNS = [
@@ -11,7 +17,15 @@ DECISION_COLUMNS = [
     "whitelist_near_miss VARCHAR",   # 'possible whitelisted vehicle: ...' shown to the officer
 ]
 
-MIGRATIONS: list[str] = [
+
+def record_entry_digests(con: duckdb.DuckDBPyConnection) -> None:
+    """Each existing version's digest of its entries, as they stand (the history then records it)."""
+    for (version,) in con.execute("SELECT id FROM whitelist_versions ORDER BY id").fetchall():
+        con.execute("UPDATE whitelist_versions SET entries_sha256 = ? WHERE id = ?",
+                    [rows_digest(con, "whitelist_versions", version), version])
+
+
+MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
     """
     CREATE SEQUENCE whitelist_version_seq START 1;
     CREATE TABLE whitelist_versions (
@@ -58,4 +72,7 @@ MIGRATIONS: list[str] = [
         for table in ("lane_passages", "contraventions")
         for column in DECISION_COLUMNS
     ),
+    # The sha256 of the version's entries (pipeline.history.DIGESTS): an entry added by SQL shows.
+    "ALTER TABLE whitelist_versions ADD COLUMN entries_sha256 VARCHAR",
+    record_entry_digests,
 ]

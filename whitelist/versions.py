@@ -1,6 +1,7 @@
 """Whitelist versions: each import adds one, and the latest is the current whitelist.
 
-Versions are never changed or deleted, so every decision can be traced to the exact list it used.
+Versions are never changed or deleted, so every decision can be traced to the exact list it used;
+the history records each version with the sha256 of its entries, so an entry added later shows.
 `replace=True` makes the file the whole new list; otherwise the file's rows are added to the
 current entries, and a row overlapping a current entry for the same plate stops the import.
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.history import rows_digest
 from pipeline.store import audit, now
 from whitelist.csv_format import Problem, WhitelistFile, WhitelistImportError
 from whitelist.entries import WhitelistEntry
@@ -71,7 +73,9 @@ def import_whitelist(
         f" SELECT {version}, {', '.join(f'unnest(${i + 1})' for i in range(len(columns)))}",
         columns,
     )
-    audit(con, actor, "whitelist.imported", "whitelist_version", str(version),
+    con.execute("UPDATE whitelist_versions SET entries_sha256 = ? WHERE id = ?",
+                [rows_digest(con, "whitelist_versions", version), version])
+    audit(con, actor, "whitelist.imported", "whitelist_version", str(version), ("whitelist_versions", version),
           file_name=wl.name, sha256=wl.sha256, row_count=len(wl.entries), entry_count=len(entries),
           mode=mode, based_on=based_on)
     closed = close_gaps(con, version, entries, actor)

@@ -84,7 +84,7 @@ def record(con: duckdb.DuckDBPyConnection, case_id: str, user: User, old: str | 
     ).fetchone()[0]
     audit(con, user.name, "review.plate_corrected", "contravention", case_id, ("plate_corrections", correction_id),
           old=old, new=keyed.plate, format=keyed.format, whitelist_version=keyed.whitelist_version,
-          whitelist_result=keyed.result)
+          whitelist_entry=keyed.entry, whitelist_near_miss=keyed.near_miss, whitelist_result=keyed.result)
 
 
 def correct_plate(store: Store, case_id: str, user: User, typed: str, as_read: bool = False) -> Correction:
