@@ -148,50 +148,72 @@ def head(con: duckdb.DuckDBPyConnection) -> Head | None:
     return Head(*row) if row else None
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One audit row to append: `snapshot` (table, key) records that chained row's current content with it."""
+    action: str
+    entity: str
+    entity_id: str | None
+    details: dict
+    snapshot: tuple[str, object] | None = None
+
+
 def append(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str, entity: str,
            entity_id: str | None, details: dict, snapshot: tuple[str, object] | None = None,
            made: Sequence[str] = ()) -> Head:
     """Append one audit row after the current head; call inside the writer's transaction.
 
-    `snapshot` (table, key) records that chained row's current content with it. `made`: the ids of
-    the contraventions this write made (a footage file's, a joined passage's), each recorded first.
+    `made`: the ids of the contraventions this write made (a footage file's, a joined passage's),
+    each recorded in a row of its own first.
     """
-    for case_id in made:
-        _append(con, at, actor, "contravention.recorded", "contravention", case_id, {}, (CASES, case_id))
-    return _append(con, at, actor, action, entity, entity_id, details, snapshot)
+    recorded = [Entry("contravention.recorded", "contravention", case_id, {}, (CASES, case_id)) for case_id in made]
+    return append_all(con, at, actor, [*recorded, Entry(action, entity, entity_id, details, snapshot)])
 
 
-def _append(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str, entity: str,
-            entity_id: str | None, details: dict, snapshot: tuple[str, object] | None) -> Head:
+def append_all(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, entries: Sequence[Entry]) -> Head:
+    """Append `entries` in order after the current head, in one insert: a statement costs about a
+    millisecond, and sealing 5,000 cases one row at a time took 25 s."""
     last = head(con)
-    audit_id = con.execute("SELECT nextval('audit_seq')").fetchone()[0]
-    record_table = record_key = record = None
-    if snapshot is not None:
-        record_table, key = snapshot
-        record_key = str(key)
-        current = _current(con, record_table, record_key)
-        if current is None:
-            raise LookupError(f"{record_table} {record_key}: no such row to record in the history")
-        record = canonical(current)
-    # Hashed exactly as verify_chain will read it back: text columns as text, JSON as parsed JSON.
-    content = {"id": audit_id, "at": at, "actor": str(actor), "action": str(action), "entity": str(entity),
-               "entity_id": None if entity_id is None else str(entity_id), "details": json.loads(canonical(details)),
-               "record_table": record_table, "record_key": record_key,
-               "record": json.loads(record) if record else None, "prev_hash": last.row_hash if last else GENESIS}
-    row_hash = _row_hash(content)
-    con.execute(
-        'INSERT INTO audit_log (id, "at", actor, action, entity, entity_id, details, record_table, record_key, record,'
-        " prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [audit_id, at, content["actor"], content["action"], content["entity"], content["entity_id"],
-         canonical(details), record_table, record_key, record, content["prev_hash"], row_hash],
-    )
-    return Head(audit_id, row_hash)
+    prev = last.row_hash if last else GENESIS
+    ids = sorted(i for (i,) in con.execute("SELECT nextval('audit_seq') FROM range(?)", [len(entries)]).fetchall())
+    wanted: dict[str, list[str]] = {}
+    for e in entries:
+        if e.snapshot is not None:
+            wanted.setdefault(e.snapshot[0], []).append(str(e.snapshot[1]))
+    current = {(table, key): row for table, keys in wanted.items() for key, row in _current_rows(con, table, keys).items()}
+    columns: dict[str, list] = {c: [] for c in _AUDIT_COLUMNS}
+    for audit_id, e in zip(ids, entries):
+        record_table = record_key = record = None
+        if e.snapshot is not None:
+            record_table, record_key = e.snapshot[0], str(e.snapshot[1])
+            if (record_table, record_key) not in current:
+                raise LookupError(f"{record_table} {record_key}: no such row to record in the history")
+            record = canonical(current[record_table, record_key])
+        # Hashed exactly as verify_chain will read it back: text columns as text, JSON as parsed JSON.
+        content = {"id": audit_id, "at": at, "actor": str(actor), "action": str(e.action), "entity": str(e.entity),
+                   "entity_id": None if e.entity_id is None else str(e.entity_id),
+                   "details": json.loads(canonical(e.details)), "record_table": record_table,
+                   "record_key": record_key, "record": json.loads(record) if record else None, "prev_hash": prev}
+        prev = _row_hash(content)
+        stored = content | {"details": canonical(e.details), "record": record, "row_hash": prev}
+        for c in _AUDIT_COLUMNS:
+            columns[c].append(stored[c])
+    names = ", ".join(f'"{c}"' for c in _AUDIT_COLUMNS)
+    con.execute(f"INSERT INTO audit_log ({names}) SELECT {', '.join(f'unnest(${i + 1})' for i in range(len(columns)))}",
+                list(columns.values()))
+    return Head(ids[-1], prev)
+
+
+def _current_rows(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str]) -> dict[str, dict]:
+    """The current rows of `table` with these keys, by key (as text)."""
+    key_column = RECORDED[table]
+    cur = con.execute(f"SELECT * FROM {table} WHERE CAST({key_column} AS VARCHAR) IN (SELECT unnest(?))", [list(keys)])
+    names = [d[0] for d in cur.description]
+    return {str(row[key_column]): row for row in (dict(zip(names, values)) for values in cur.fetchall())}
 
 
 def _current(con: duckdb.DuckDBPyConnection, table: str, key: str) -> dict | None:
-    cur = con.execute(f"SELECT * FROM {table} WHERE CAST({RECORDED[table]} AS VARCHAR) = ?", [key])
-    row = cur.fetchone()
-    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+    return _current_rows(con, table, [key]).get(key)
 
 
 def _parsed(row: dict) -> tuple[dict, bool]:
@@ -388,23 +410,26 @@ def seal_existing(con: duckdb.DuckDBPyConnection) -> None:
 def seal_unrecorded(con: duckdb.DuckDBPyConnection) -> None:
     """Migration: record every row the chain should record and does not yet, e.g. the rows of a table
     chained after the database was sealed (contraventions and evidence cases)."""
-    at = datetime.now(timezone.utc)
     for table, key_column in RECORDED.items():
-        for (key,) in con.execute(
-                f"SELECT CAST({key_column} AS VARCHAR) FROM {table} WHERE CAST({key_column} AS VARCHAR) NOT IN"
-                f" (SELECT record_key FROM audit_log WHERE record_table = ?) ORDER BY {key_column}", [table]).fetchall():
-            append(con, at, "migration", "history.sealed", table, key, {}, (table, key))
+        keys = [key for (key,) in con.execute(
+            f"SELECT CAST({key_column} AS VARCHAR) FROM {table} WHERE CAST({key_column} AS VARCHAR) NOT IN"
+            f" (SELECT record_key FROM audit_log WHERE record_table = ?) ORDER BY {key_column}", [table]).fetchall()]
+        _seal(con, table, keys)
+
+
+def _seal(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str]) -> None:
+    if keys:
+        append_all(con, datetime.now(timezone.utc), "migration",
+                   [Entry("history.sealed", table, key, {}, (table, key)) for key in keys])
 
 
 def record_whitelist_columns(con: duckdb.DuckDBPyConnection) -> None:
     """Migration: since the whitelist columns are compared too (rechecks and corrections set them
     through chained events from now on), record again each case that differs from its history in
     those columns only, as they stand; any other difference stays a break."""
-    at = datetime.now(timezone.utc)
     whitelist = {c for c, (actions, _) in CASE_EVENTS.items() if RECHECKED in actions}
-    for case_id, _, gone, unrecorded, differ in _unbacked_cases(con):
-        if not (gone or unrecorded) and {d["column"] for d in differ} <= whitelist:
-            append(con, at, "migration", "history.sealed", CASES, case_id, {}, (CASES, case_id))
+    _seal(con, CASES, [case_id for case_id, _, gone, unrecorded, differ in _unbacked_cases(con)
+                       if not (gone or unrecorded) and {d["column"] for d in differ} <= whitelist])
 
 
 # The "history" component's migrations, applied after every other component's (see pipeline.store).
