@@ -124,7 +124,7 @@ class Analyser:
         """Decode, gate, detect, track and read plates: (frames, frames detected, tracks, plate reads)."""
         site, proc, info = self.site, self.site.processing, video.info
         lane_and_zones = geometry.lane | geometry.exempt
-        region = region_of_interest([lane_and_zones], proc.region_margin_px)
+        region = region_of_interest([lane_and_zones], proc.region_margin(info.width, info.height))
         detector, per_input = frame_detector(self.detector, proc, region, info)
         gate = None
         if proc.motion_gate:

@@ -15,11 +15,12 @@ audit row that records it (`record_table`, `record_key`, `record`).
 - Every contravention is recorded too: the batch writes its cases in the transaction that ends with
   the audit row about their footage file or joined passage, and appending that row first records the
   full row of each case it names as made (only those: a case slipped in by SQL under the same file's
-  id stays unrecorded when the file is run again). Afterwards only chained events change a case: a decision, a
-  whitelist recheck clearing it or a join superseding it sets its status, a correction its plate and
-  plate format, a correction or a whitelist recheck its whitelist columns (CASE_EVENTS). So every
-  column of a case must equal its record, or the value the latest event after that record set: a
-  status, plate, time, class, camera or whitelist entry set by plain SQL is not backed by the history.
+  id stays unrecorded when the file is run again). Afterwards only chained events change a case: a
+  decision, a whitelist recheck clearing it or a join superseding it sets its status, a correction
+  its plate and plate format, a correction or a whitelist recheck its whitelist columns
+  (CASE_EVENTS). So every column of a case must equal its record, or the value the latest event
+  after that record set: a status, plate, time, class, camera or whitelist entry set by plain SQL is
+  not backed by the history.
 - A chained row vouches for the many rows written with it by a digest column (DIGESTS): a whitelist
   version records the sha256 of its entries, recomputed on every check, so an entry added to a
   published list by SQL (which a recheck would then honour) shows.

@@ -253,12 +253,23 @@ class Plates(_Strict):
     max_reads_per_vehicle: int = Field(15, ge=1, description="reads kept per vehicle, enough to vote")
 
 
+MIN_REGION_MARGIN_PX = 48  # the margin every camera had before it scaled with the frame
+
+
 class Processing(_Strict):
     """How much work the batch may skip. Each setting trades a little safety margin for speed;
     the README's "Speed" section says what each buys on the benchmark clips."""
 
     lane_region: bool = Field(True, description="detect on the lane's surroundings only, not the whole frame")
-    region_margin_px: int = Field(48, ge=0, description="kept around the lane and exemption zones")
+    # The detector needs context around a vehicle in proportion to the picture: with 48 px on a 1280x720
+    # camera (tiled at 0.47x), a faint car at the lane's far end, 45 px inside the region's edge, scored
+    # 0.08 on average and was found late; with 96 px, 0.40. Smaller frames keep 48 px (enlarged, that is
+    # more context): 24 px on a half-size copy of Shenzhen lost a bus's class (README, Speed).
+    region_margin_share: float = Field(
+        0.075, ge=0, le=1, description="kept around the lane and exemption zones, as a share of the frame's "
+        f"longest side, at least {MIN_REGION_MARGIN_PX} px (96 px at 1280 px)"
+    )
+    region_margin_px: int | None = Field(None, ge=0, description="the same in pixels, if set")
     min_region_scale: float = Field(
         0.75, gt=0, le=1, description="tile several frames into one model input while each keeps at least "
         "this fraction of the resolution a whole-frame pass would give it"
@@ -281,6 +292,12 @@ class Processing(_Strict):
     near_stride: int = Field(
         1, ge=1, description="while a vehicle is near or in the lane, detect every k-th frame (2 loses small riders)"
     )
+
+    def region_margin(self, frame_w: int, frame_h: int) -> int:
+        """Pixels kept around the lane and exemption zones on a frame of this size."""
+        if self.region_margin_px is not None:
+            return self.region_margin_px
+        return max(MIN_REGION_MARGIN_PX, round(self.region_margin_share * max(frame_w, frame_h)))
 
 
 class SiteConfig(_Strict):

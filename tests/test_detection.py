@@ -90,7 +90,7 @@ def test_small_cars_on_a_352x288_camera_are_found_enlarged_where_native_scale_mi
         frame = next(bgr for index, bgr in video.frames() if index == SMALL_CARS_FRAME)
     lane = cv2.fillPoly(np.zeros((info.height, info.width), np.uint8), [KERB_LANE], 1).astype(bool)
     proc = Processing()
-    region = region_of_interest([lane], proc.region_margin_px)
+    region = region_of_interest([lane], proc.region_margin(info.width, info.height))
     model = load_detector(resolve_model("vehicle_detector"), confidence=0.1, imgsz=640, parallel=1)
 
     detector, _ = frame_detector(model, proc, region, info)

@@ -84,7 +84,8 @@ def detector_only(path: Path, site: SiteConfig, chunk: int = 64) -> Run:
     seconds, frames = 0.0, 0
     with open_footage(path) as video, ThreadPoolExecutor(model.parallel) as pool:
         geometry = LaneGeometry(site, video.info.width, video.info.height)
-        region = region_of_interest([geometry.lane | geometry.exempt], proc.region_margin_px)
+        region = region_of_interest([geometry.lane | geometry.exempt],
+                                    proc.region_margin(video.info.width, video.info.height))
         detector, per_input = frame_detector(model, proc, region, video.info)
         decoded = video.frames()
         for n, images in enumerate(iter(lambda: [bgr for _, bgr in islice(decoded, chunk)], [])):
