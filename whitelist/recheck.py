@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.history import CLEARED, RECHECKED
-from pipeline.store import Store, audit
+from pipeline.history import CLEARED, RECHECKED, Entry, append_all
+from pipeline.store import Store, now
 from whitelist.matching import load
 
 
@@ -42,21 +42,26 @@ def recheck(store: Store, actor: str) -> RecheckResult:
             "SELECT id, plate, first_seen, timezone, whitelist_version, whitelist_entry, whitelist_near_miss"
             " FROM contraventions WHERE status = 'pending' AND plate IS NOT NULL ORDER BY first_seen, id"
         ).fetchall()
-        cleared, near = [], 0
+        cleared, near, changed, events = [], 0, [], []
         for case_id, plate, first_seen, tz, *stored in pending:
             result = wl.check(plate, first_seen, tz)
             columns = result.columns()
             if result.exempt or list(columns.values()) != stored:
-                con.execute(
-                    "UPDATE contraventions SET status = ?, whitelist_version = ?, whitelist_entry = ?,"
-                    " whitelist_near_miss = ? WHERE id = ? AND status = 'pending'",
-                    ["whitelisted" if result.exempt else "pending", *columns.values(), case_id],
-                )
+                changed.append([case_id, "whitelisted" if result.exempt else "pending", *columns.values()])
                 # Chained events (pipeline.history.CASE_EVENTS): the history backs every column it changed.
-                audit(con, actor, CLEARED if result.exempt else RECHECKED, "contravention", case_id,
-                      plate=result.plate, day=result.day, **columns)
+                events.append(Entry(CLEARED if result.exempt else RECHECKED, "contravention", case_id,
+                                    {"plate": result.plate, "day": result.day, **columns}))
             if result.exempt:
                 cleared.append(ClearedCase(case_id, result.plate, result.entry_text))
             else:
                 near += bool(result.near_misses)
+        if changed:  # one update and one insert: after an import every pending case may change
+            con.execute(
+                "UPDATE contraventions c SET status = u.status, whitelist_version = u.version,"
+                " whitelist_entry = u.entry, whitelist_near_miss = u.near FROM (SELECT unnest(?) AS id,"
+                " unnest(?) AS status, unnest(CAST(? AS INTEGER[])) AS version, unnest(CAST(? AS VARCHAR[])) AS entry,"
+                " unnest(CAST(? AS VARCHAR[])) AS near) u WHERE c.id = u.id AND c.status = 'pending'",
+                [list(column) for column in zip(*changed)],
+            )
+            append_all(con, now(), actor, events)
         return RecheckResult(wl.version, len(pending), tuple(cleared), near)
