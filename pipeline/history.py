@@ -60,7 +60,8 @@ CHAINED = {"decisions": "id", "plate_corrections": "id", "whitelist_gaps": "id",
 CASES = "contraventions"
 RECORDED = CHAINED | {CASES: "id"}
 # The events that change a recorded case (audit rows about it, by action): the status each sets, and
-# the details that hold a correction's plate and format and a join's superseding passage.
+# the details that hold a correction's plate and format, a join's superseding passage and the
+# whitelist columns a correction or recheck set.
 CORRECTED, SUPERSEDED = "review.plate_corrected", "segments.case_superseded"
 CLEARED, RECHECKED = "whitelist.recheck_cleared", "whitelist.rechecked"
 STATUS_SET_BY = {"review.validate": "validated", "review.reject": "rejected", "review.reopen": "pending",
@@ -308,10 +309,12 @@ def _digests_sql(table: str) -> str:
             f" (SELECT {parent} AS k, CAST(to_json(t) AS VARCHAR) AS j FROM {rows} t) GROUP BY k")
 
 
-def rows_digest(con: duckdb.DuckDBPyConnection, table: str, key: object) -> str:
-    """The digest a DIGESTS row must hold of the rows written with it (sha256 of '' for none)."""
-    row = con.execute(f"SELECT digest FROM ({_digests_sql(table)}) WHERE k = ?", [key]).fetchone()
-    return row[0] if row else hashlib.sha256(b"").hexdigest()
+def store_digest(con: duckdb.DuckDBPyConnection, table: str, key: object) -> None:
+    """Write a DIGESTS row's digest of the rows written with it (sha256 of '' for none); call once
+    they are all written, before the row is recorded."""
+    column = DIGESTS[table][0]
+    con.execute(f"UPDATE {table} SET {column} = coalesce((SELECT digest FROM ({_digests_sql(table)}) WHERE k = ?),"
+                f" sha256('')) WHERE {RECORDED[table]} = ?", [key, key])
 
 
 def _digest_breaks(con: duckdb.DuckDBPyConnection) -> list[Break]:
@@ -434,5 +437,6 @@ def record_whitelist_columns(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # The "history" component's migrations, applied after every other component's (see pipeline.store).
+# The second seal_unrecorded records the whitelist versions of a database sealed before they were chained.
 MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
     seal_existing, seal_unrecorded, seal_unrecorded, record_whitelist_columns]

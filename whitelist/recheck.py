@@ -3,8 +3,8 @@
 A vehicle added to the list today clears yesterday's pending case: its status becomes
 'whitelisted' with the exempting entry and version recorded, and an audit row says so. Cases still
 pending get the current version's near misses, with an audit row for each case whose whitelist
-columns change. Decided cases are never touched, nor are the
-lane_passages rows, which keep the batch's original decision.
+columns change. Decided cases are never touched, nor are the lane_passages rows, which keep the
+batch's original decision.
 
 >>> recheck(Store("var/demo.duckdb"), actor="officer:jo").cleared  # doctest: +SKIP
 """

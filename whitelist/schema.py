@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from pipeline.history import rows_digest
+from pipeline.history import store_digest
 
 # Written on lane_passages by the batch and on contraventions by the batch and by `recheck`, so
 # each decision records which list it was made against and what it found.
@@ -21,8 +21,7 @@ DECISION_COLUMNS = [
 def record_entry_digests(con: duckdb.DuckDBPyConnection) -> None:
     """Each existing version's digest of its entries, as they stand (the history then records it)."""
     for (version,) in con.execute("SELECT id FROM whitelist_versions ORDER BY id").fetchall():
-        con.execute("UPDATE whitelist_versions SET entries_sha256 = ? WHERE id = ?",
-                    [rows_digest(con, "whitelist_versions", version), version])
+        store_digest(con, "whitelist_versions", version)
 
 
 MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipeline.history import rows_digest
+from pipeline.history import store_digest
 from pipeline.store import audit, now
 from whitelist.csv_format import Problem, WhitelistFile, WhitelistImportError
 from whitelist.entries import WhitelistEntry
@@ -73,8 +73,7 @@ def import_whitelist(
         f" SELECT {version}, {', '.join(f'unnest(${i + 1})' for i in range(len(columns)))}",
         columns,
     )
-    con.execute("UPDATE whitelist_versions SET entries_sha256 = ? WHERE id = ?",
-                [rows_digest(con, "whitelist_versions", version), version])
+    store_digest(con, "whitelist_versions", version)
     audit(con, actor, "whitelist.imported", "whitelist_version", str(version), ("whitelist_versions", version),
           file_name=wl.name, sha256=wl.sha256, row_count=len(wl.entries), entry_count=len(entries),
           mode=mode, based_on=based_on)
