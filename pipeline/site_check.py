@@ -12,15 +12,18 @@ same frame check on every file before analysing it.
 
 from __future__ import annotations
 
+import zipfile
+from xml.etree import ElementTree
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import yaml
 
 from pipeline.footage import FootageError, open_footage, resolve_start
-from pipeline.models import ModelError, resolve_model
+from pipeline.models import ModelError, load_manifest, resolve_model
 from pipeline.report import MIN_LEGAL_FPS, printable
 from pipeline.site import SiteConfig, SiteConfigError, load_site
 
@@ -41,9 +44,15 @@ def frame_problems(site: SiteConfig, width: int, height: int) -> list[str]:
     return problems
 
 
+# The file kinds each model setting loads, when it names a path rather than a manifest model.
+FILE_KINDS = {"detection.model": (".onnx", ".pt", ".xml"), "plates.detector": (".onnx", ".pt"), "plates.ocr": (".onnx",),
+              "plates.ocr_config": (".yaml", ".yml")}
+
+
 def model_problems(site: SiteConfig) -> list[str]:
     """Each model setting the batch would refuse the night for, named by its field. Cheap: the
-    resolver's checks (present, sha256) and a look at a folder, no model loaded."""
+    resolver's checks (present, sha256), a look at a folder and, for a file given by path, that it
+    is the kind of file the setting loads (an ONNX graph, a PyTorch archive, a plate config)."""
     problems = []
     for name, value in site.model_settings().items():
         try:
@@ -54,12 +63,40 @@ def model_problems(site: SiteConfig) -> list[str]:
         if path.is_dir() and not _model_folder(path):
             problems.append(f"{name}: {value!r} is a folder that holds no model (an OpenVINO folder holds a .xml, "
                             f"an ultralytics export folder is named *_model)")
+        elif path.is_file() and value not in load_manifest() and (wrong := _file_problem(path, FILE_KINDS[name])):
+            problems.append(f"{name}: {value!r} {wrong}")
     return problems
 
 
 def _model_folder(path: Path) -> bool:
     """A folder the detectors load: OpenVINO's own (a .xml in it) or an ultralytics export (named so)."""
     return any(path.glob("*.xml")) or path.name.endswith("_model")
+
+
+def _file_problem(path: Path, kinds: tuple[str, ...]) -> str | None:
+    """Why `path` is not a file of one of `kinds` (by suffix, then by content), or None."""
+    suffix = path.suffix.lower()
+    if suffix not in kinds:
+        return f"is not a {' or '.join(kinds)} file"
+    try:
+        if suffix == ".onnx":
+            import onnx
+
+            onnx.checker.check_model(onnx.load(str(path), load_external_data=False))
+        elif suffix == ".pt":
+            if not zipfile.is_zipfile(path):
+                return "is not a PyTorch model (not a zip archive)"
+        elif suffix == ".xml":
+            if ElementTree.parse(path).getroot().tag != "net" or not path.with_suffix(".bin").is_file():
+                return "is not an OpenVINO model (a <net> graph with its .bin beside it)"
+        else:
+            config = yaml.safe_load(path.read_text())
+            missing = {"alphabet", "max_plate_slots"} - set(config if isinstance(config, dict) else ())
+            if missing:
+                return f"is not a plate OCR config (no {', '.join(sorted(missing))})"
+    except Exception as e:  # any parse failure means the batch could not load it either
+        return f"is not a valid {suffix} file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+    return None
 
 
 @dataclass(frozen=True)

@@ -91,3 +91,23 @@ def test_site_check_names_a_low_frame_rate_and_a_start_time_it_cannot_find(tmp_p
     assert f"{low}: PROBLEM: start time: no sidecar low_rate.mp4.json" in done.stdout
     assert f"{tmp_path / 'missing.mp4'}: PROBLEM: no such file" in done.stdout
     assert "2 of 2 files with problems" in done.stdout
+
+
+def test_site_check_names_a_model_setting_that_is_not_a_model_file(tmp_path):
+    """A file that exists is not enough: check refuses what the batch could not load, naming the field."""
+    clip = tmp_path / "shenzhen.mp4"
+    clip.symlink_to(SHENZHEN)
+    sidecar(clip, "2016-03-18T12:21:25")
+    notes = tmp_path / "notes.onnx"
+    notes.write_text("not a model\n")
+    passwords = tmp_path / "passwd"
+    passwords.write_text("root:x:0:0\n")
+    path = write_site(tmp_path, lambda s: s.update(detection={"model": str(passwords)},
+                                                   plates={"detector": str(notes), "ocr_config": str(notes)}))
+    done = buslane("site", "check", path, clip, check=False)
+    assert done.returncode == 1
+    problems = [line for line in done.stdout.splitlines() if "PROBLEM" in line]
+    assert any(f"detection.model: '{passwords}' is not a .onnx or .pt or .xml file" in line for line in problems), done.stdout
+    assert any(f"plates.detector: '{notes}' is not a valid .onnx file" in line for line in problems), done.stdout
+    assert any(f"plates.ocr_config: '{notes}' is not a .yaml or .yml file" in line for line in problems), done.stdout
+    assert not any("plates.ocr:" in line for line in problems)  # the manifest's OCR is fine
