@@ -182,7 +182,7 @@ def bench_speed(
 @bench_app.command("lanes")
 def bench_lanes(
     detector: Annotated[Optional[str], typer.Option(help="vehicle detector for every clip, a manifest name or a path (default: each site's own)")] = None,
-    variant: Annotated[Optional[list[str]], typer.Option(help="also run degraded copies of the clips: half, lowfps, night, dim, or all (repeatable)")] = None,
+    variant: Annotated[Optional[list[str]], typer.Option(help="also run degraded copies of the clips: half, double, 1080p, lowfps, night, dim, or all (repeatable)")] = None,
 ) -> None:
     """Recall and false positives of `buslane process` and the baseline on the clips labelled in tests/labels."""
     from pipeline.bench.lanes import bench

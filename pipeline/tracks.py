@@ -22,6 +22,12 @@ VELOCITY_SECONDS = 0.5  # the last speed is measured over the piece's last half 
 # once, which the tracker follows as two tracks; on the project's clips such duplicates coincide at
 # 0.83-0.98 mean IoU, while distinct vehicles overlapping each other stay under 0.7.
 DUPLICATE_MIN_IOU = 0.8
+# The detector also boxes one rider twice as a person, once with the scooter and once without
+# (same class, so NMS at IoU 0.7 keeps both): nested boxes at 0.6-0.87 IoU (Shenzhen at twice its
+# size, mean 0.70). Same-class pieces whose smaller box lies almost wholly inside the other in every
+# shared frame are one vehicle too: a vehicle wholly inside another's box would be hidden by it.
+NESTED_MIN_IOU = 0.55
+NESTED_MIN_COVER = 0.9  # mean share of the smaller box inside the larger
 
 
 @dataclass(frozen=True)
@@ -71,20 +77,43 @@ class TrackBuilder:
         return [Track(int(ids[a]), frames[a:b], xyxy[a:b], cls[a:b], conf[a:b]) for a, b in bounds]
 
 
+def _area(xyxy: np.ndarray) -> np.ndarray:
+    return (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
+    return wh[:, 0] * wh[:, 1]
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of corresponding rows of two (n, 4) xyxy arrays."""
-    wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
-    inter = wh[:, 0] * wh[:, 1]
-    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+    inter = _intersection(a, b)
+    return inter / np.maximum(_area(a) + _area(b) - inter, 1e-9)
 
 
-def _shared_iou(a: list[Track], b: list[Track]) -> float | None:
-    """Mean IoU of two groups of pieces' boxes over the frames both saw; None when they share none."""
+def box_cover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Share of the smaller of corresponding rows' boxes that lies inside the other."""
+    return _intersection(a, b) / np.maximum(np.minimum(_area(a), _area(b)), 1e-9)
+
+
+def same_vehicle(a: list[Track], b: list[Track]) -> bool | None:
+    """Whether two groups of pieces box one vehicle in the frames both saw: coinciding boxes
+    (DUPLICATE_MIN_IOU), or nested boxes of one class (NESTED_*); None when they share no frame."""
     fa, xa = np.concatenate([t.frames for t in a]), np.concatenate([t.xyxy for t in a])
     fb, xb = np.concatenate([t.frames for t in b]), np.concatenate([t.xyxy for t in b])
     _, ia, ib = np.intersect1d(fa, fb, return_indices=True)
-    return float(box_iou(xa[ia], xb[ib]).mean()) if len(ia) else None
+    if not len(ia):
+        return None
+    iou = float(box_iou(xa[ia], xb[ib]).mean())
+    if iou >= DUPLICATE_MIN_IOU:
+        return True
+    return (iou >= NESTED_MIN_IOU and float(box_cover(xa[ia], xb[ib]).mean()) >= NESTED_MIN_COVER
+            and _main_class(a) == _main_class(b))
+
+
+def _main_class(pieces: list[Track]) -> int:
+    return int(np.bincount(np.concatenate([t.class_id for t in pieces]).astype(int)).argmax())
 
 
 def relink(tracks: list[Track], fps: float) -> list[Track]:
@@ -136,8 +165,7 @@ def relink(tracks: list[Track], fps: float) -> list[Track]:
     at_i = row_from(i[overlapping], start[j[overlapping]])
     at_j = row_from(j[overlapping], flat_frames[at_i])
     overlapping = overlapping[box_iou(flat_boxes[at_i], flat_boxes[at_j]) >= DUPLICATE_MIN_IOU / 2]
-    shared = [_shared_iou([tracks[i[k]]], [tracks[j[k]]]) for k in overlapping]
-    duplicate = np.array([iou is not None and iou >= DUPLICATE_MIN_IOU for iou in shared], bool)
+    duplicate = np.array([same_vehicle([tracks[i[k]]], [tracks[j[k]]]) is True for k in overlapping], bool)
     cost = np.where(close, miss, np.inf)
     cost[overlapping[duplicate]] = -1.0  # duplicates first: they are the surest joins
 
@@ -156,10 +184,10 @@ def relink(tracks: list[Track], fps: float) -> list[Track]:
         a, b = root(i[k]), root(j[k])
         if a == b:
             continue
-        iou = _shared_iou([tracks[m] for m in members[a]], [tracks[m] for m in members[b]])
+        same = same_vehicle([tracks[m] for m in members[a]], [tracks[m] for m in members[b]])
         apart = max(start[members[a]].min(), start[members[b]].min()) > min(end[members[a]].max(), end[members[b]].max())
         # Seen at once but apart, or in turns over the same time (never in the same frame): two vehicles.
-        if (iou is None and not apart) or (iou is not None and iou < DUPLICATE_MIN_IOU):
+        if same is False or (same is None and not apart):
             continue
         a, b = min(a, b), max(a, b)  # the earliest piece leads
         group[b] = a

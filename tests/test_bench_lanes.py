@@ -157,3 +157,12 @@ def test_a_scooter_rider_scoring_under_half_starts_a_track_at_half_the_frame_rat
     result = run_clip(load_labels(LABELS / "shenzhen.yaml"), with_baseline=False, variant=VARIANTS["lowfps"])
     assert (result.process.labelled, result.process.found) == (2, 2), result.process.missed
     assert result.process.false_positives == ()
+
+
+def test_the_larger_copies_go_to_the_cameras_they_enlarge():
+    jamcam, motorway = (load_labels(LABELS / f"{n}.yaml").clip for n in ("jamcam_2", "motorway"))
+    double, full_hd = VARIANTS["double"], VARIANTS["1080p"]
+    assert double.applies_to(jamcam) and not double.applies_to(motorway)  # 720p is not doubled
+    assert full_hd.applies_to(motorway) and not full_hd.applies_to(jamcam)
+    site = load_site(LABELS / "sites" / "motorway.yaml")
+    assert full_hd.site(site).lanes[0][0] == (site.lanes[0][0][0] * 1.5, site.lanes[0][0][1] * 1.5)

@@ -28,7 +28,7 @@ from pipeline.lane_rules import (
 )
 from pipeline.site import Hours, SiteConfig
 from pipeline.store import Store
-from pipeline.tracks import Track, relink
+from pipeline.tracks import DUPLICATE_MIN_IOU, Track, box_iou, relink
 from review_app.services.queue import QueueFilter, queue_page
 from tests.conftest import (
     GENERAL_LANE_SITE,
@@ -253,6 +253,27 @@ def test_a_track_broken_by_an_occlusion_is_relinked_into_one_passage(general_lan
     start = SHENZHEN_START.replace(tzinfo=general_lane_site.tz)
     decision = judge(joined, geometry, general_lane_site, general_lane_result.info.fps, start, 1190)
     assert span(decision) == span(car) and decision.is_contravention
+
+
+def test_a_second_nested_box_of_one_vehicle_is_joined_to_it_and_another_class_is_not(general_lane_result):
+    """The detector may box one vehicle twice in one class (a rider with and without the scooter:
+    NMS keeps boxes under 0.7 IoU), and the tracker follows both: one vehicle, one passage. A box
+    of another class inside it (a rider passing in front of a bus) stays a vehicle of its own."""
+    car = flagged(general_lane_result, LABELS["general_lane"]["cars_along"][2]).track
+    w, h = car.xyxy[:, 2] - car.xyxy[:, 0], car.xyxy[:, 3] - car.xyxy[:, 1]
+    # The upper part of the car's box, from a third of its passage on: IoU about 0.72, wholly inside.
+    inner = car.xyxy + np.stack([0.04 * w, 0 * h, -0.04 * w, -0.2 * h], axis=1)
+    later = np.arange(len(car.frames)) >= len(car.frames) // 3
+    nested = Track(9999, car.frames[later], inner[later], car.class_id[later], car.confidence[later])
+    assert 0.6 < float(box_iou(car.xyxy[later], nested.xyxy).mean()) < DUPLICATE_MIN_IOU
+    others = [d.track for d in general_lane_result.passages if d.track.track_id != car.track_id]
+    tracks = relink(others + [car, nested], general_lane_result.info.fps)
+    assert len(tracks) == len(others) + 1
+    (joined,) = [t for t in tracks if t.track_id == car.track_id]
+    assert joined.pieces == (*(car.pieces or (car.track_id,)), 9999) and np.array_equal(joined.frames, car.frames)
+    bus_class = np.full(later.sum(), CLASS_IDS["bus"])
+    other_class = Track(9999, nested.frames, nested.xyxy, bus_class, nested.confidence)
+    assert len(relink(others + [car, other_class], general_lane_result.info.fps)) == len(others) + 2
 
 
 def test_a_passage_cut_by_the_start_of_the_recording_is_judged_on_what_was_seen(general_lane_site,

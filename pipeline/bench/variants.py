@@ -5,6 +5,10 @@ The held-out cameras differ from ours in resolution, frame rate and light, so `b
 
 * ``half``: half the resolution (clips 640 px wide and more: a 352x288 camera halved is no camera),
   the site's drawing halved with it;
+* ``double`` and ``1080p``: the other way, as a sharper camera would frame the same scene: clips
+  under 1280 px wide at twice the size (640x360 as 1280x720, 352x288 as 704x576), the 720p clips at
+  1920x1080. Upscaled, so no detail is added: what these show is whether any setting counted in
+  pixels (margins, distances, motion areas) stops working on a larger frame;
 * ``lowfps``: every second frame kept (12.5 fps; 15 on the motorway), label frames divided by two;
 * ``night``: an infrared-like night: grey, low contrast, darker, sensor noise (sigma 6) and heavy
   compression (CRF 32);
@@ -43,10 +47,11 @@ class Variant:
     contrast: float = 1.0  # grey levels kept around a dark mean (dusk, fog)
     crf: int = 20
     min_width: int = 0  # only clips at least this wide
+    max_width: int | None = None  # and at most this wide
 
     def applies_to(self, source: Path) -> bool:
         with open_footage(source) as video:
-            return video.info.width >= self.min_width
+            return self.min_width <= video.info.width <= (self.max_width or video.info.width)
 
     def frames(self, first: int, last: int) -> tuple[int, int]:
         """A labelled range of source frames as the copy's frame numbers."""
@@ -87,6 +92,8 @@ VARIANTS = {
     v.name: v
     for v in (
         Variant("half", "half the resolution (cameras 640 px wide and more)", scale=0.5, min_width=640),
+        Variant("double", "twice the resolution (cameras under 1280 px wide), upscaled", scale=2.0, max_width=1279),
+        Variant("1080p", "the 720p cameras at 1920x1080, upscaled", scale=1.5, min_width=1280),
         Variant("lowfps", "every second frame (12.5 fps; 15 on the motorway)", frame_step=2),
         Variant("night", "infrared-like night: grey, dark, low contrast, noise sigma 6, CRF 32", night=True, crf=32),
         Variant("dim", "dusk or fog: colours kept, contrast cut to a sixth", contrast=1 / 6),
@@ -124,7 +131,8 @@ def degraded_clip(source: Path, variant: Variant, cache: Path) -> Path:
             if index % variant.frame_step:
                 continue
             if variant.scale != 1:
-                bgr = cv2.resize(bgr, (stream.width, stream.height), interpolation=cv2.INTER_AREA)
+                shrink = variant.scale < 1
+                bgr = cv2.resize(bgr, (stream.width, stream.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
             if variant.night:
                 bgr = _night(bgr, rng)
             if variant.contrast != 1:
