@@ -31,8 +31,8 @@ bench: setup
 
 # Lane decisions against the vehicles labelled by eye in tests/labels (six cameras): recall and
 # false positives of `buslane process` and the baseline, per clip and per split, on the clips as
-# recorded and on copies at half the resolution, half the frame rate and as a night (prints; about
-# 25 minutes, the copies built once under var/bench/variants).
+# recorded and on copies at half and twice the resolution, at 1920x1080, at half the frame rate, at
+# night and at dusk (prints; about 30 minutes, the copies built once under var/bench/variants).
 .PHONY: bench-lanes
 bench-lanes: setup
 	nice -n 5 $(BUSLANE) bench lanes --variant all
