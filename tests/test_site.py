@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from pipeline.models import resolve_model
 from pipeline.site import SiteConfigError, load_site
 from tests.conftest import BUS_LANE_SITE, FOOTAGE, SHENZHEN, buslane, sidecar, write_low_rate_clip
 
@@ -111,3 +112,11 @@ def test_site_check_names_a_model_setting_that_is_not_a_model_file(tmp_path):
     assert any(f"plates.detector: '{notes}' is not a valid .onnx file" in line for line in problems), done.stdout
     assert any(f"plates.ocr_config: '{notes}' is not a .yaml or .yml file" in line for line in problems), done.stdout
     assert not any("plates.ocr:" in line for line in problems)  # the manifest's OCR is fine
+    # The real models and config, named by path rather than by manifest name, pass.
+    detector = resolve_model("vehicle_detector")
+    real = write_site(tmp_path, lambda s: s.update(
+        detection={"model": str(next(detector.glob("*.xml")))},
+        plates={"detector": str(resolve_model("plate_detector")), "ocr": str(resolve_model("plate_ocr")),
+                "ocr_config": str(resolve_model("plate_ocr_config"))}))
+    done = buslane("site", "check", real, clip, check=False)
+    assert done.returncode == 0 and "PROBLEM" not in done.stdout, done.stdout
