@@ -74,12 +74,12 @@ def frame_detector(
 ) -> tuple[VehicleDetector, int]:
     """What detection runs on, and how many frames go into one model input: the lane's
     surroundings tiled several frames to an input, enlarged on a camera smaller than the model's
-    input so that small vehicles are found (Processing.lane_region; see RegionLayout.plan), else
-    whole frames."""
+    input so that small vehicles are found (Processing.lane_region; see RegionLayout.plan) and
+    stretched when flat (Processing.contrast_floor), else whole frames."""
     if not proc.lane_region:
         return detector, 1
     layout = RegionLayout.plan(region, info.width, info.height, detector.imgsz, proc.min_region_scale)
-    return LaneRegionDetector(detector, layout), layout.per_input
+    return LaneRegionDetector(detector, layout, proc.contrast_floor), layout.per_input
 
 
 class Analyser:

@@ -274,6 +274,11 @@ class Processing(_Strict):
         0.75, gt=0, le=1, description="tile several frames into one model input while each keeps at least "
         "this fraction of the resolution a whole-frame pass would give it"
     )
+    contrast_floor: int = Field(
+        100, ge=0, le=255, description="the lane's surroundings are stretched to span at least this many grey "
+        "levels (1st to 99th percentile), at most 3x, before detection: dusk, fog or a dirty lens leave a flat "
+        "picture the detector misses vehicles in (daylight spans 170-240); 0: never"
+    )
     motion_gate: bool = Field(True, description="skip detection while nothing moves in and around the lane")
     motion_threshold: int = Field(25, ge=1, le=255, description="grey-level change that counts as movement "
                                   "in daylight contrast (lower in a dimmer, flatter scene: pipeline/motion.py)")

@@ -104,6 +104,36 @@ def test_small_cars_on_a_352x288_camera_are_found_enlarged_where_native_scale_mi
         assert _found(enlarged, car), car
 
 
+def test_a_flat_dusk_picture_is_stretched_so_the_detector_finds_what_it_finds_by_day():
+    """JamCam 1 (Cromwell Road) at dusk, as the lane benchmark's dim copy makes it (a sixth of the
+    contrast): at the lane's surroundings as recorded the detector loses most vehicles it finds by
+    day; stretched (Processing.contrast_floor) it finds them again. Daylight is never touched."""
+    from pipeline.bench.lanes import LABELS, bench_site, load_labels
+    from pipeline.bench.variants import dim
+
+    labels = load_labels(LABELS / "jamcam_1.yaml")
+    site = bench_site(labels, None)
+    with open_footage(labels.clip) as video:
+        info = video.info
+        frame = next(bgr for index, bgr in video.frames() if index == 180)
+    lane = np.zeros((info.height, info.width), np.uint8)
+    for polygon in site.lanes:
+        cv2.fillPoly(lane, [np.array(polygon, np.int32)], 1)
+    proc = Processing()
+    region = region_of_interest([lane.astype(bool)], proc.region_margin(info.width, info.height))
+    model = load_detector(resolve_model("vehicle_detector"), confidence=0.1, imgsz=640, parallel=1)
+    stretched, _ = frame_detector(model, proc, region, info)
+    as_recorded = LaneRegionDetector(model, stretched.layout, contrast_floor=0)
+
+    by_day = as_recorded.detect([frame])[0]
+    by_day = by_day[by_day.confidence >= 0.25]
+    dusk = dim(frame, 1 / 6)
+    assert len(by_day) >= 6  # the premise: a busy junction
+    assert sum(_found(as_recorded.detect([dusk])[0], box) for box in by_day.xyxy) <= len(by_day) / 2
+    assert sum(_found(stretched.detect([dusk])[0], box) for box in by_day.xyxy) >= 0.8 * len(by_day)
+    assert stretched.detect([frame])[0].xyxy.tolist() == as_recorded.detect([frame])[0].xyxy.tolist()
+
+
 def test_the_tracker_setting_names_the_projects_ultralytics_or_a_file_and_a_bad_one_is_named():
     assert tracker_config("buslane_bytetrack.yaml").endswith("pipeline/buslane_bytetrack.yaml")
     assert "ultralytics" in tracker_config("bytetrack.yaml")

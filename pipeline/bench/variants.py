@@ -108,7 +108,8 @@ def _night(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
 
 
-def _dim(bgr: np.ndarray, contrast: float) -> np.ndarray:
+def dim(bgr: np.ndarray, contrast: float) -> np.ndarray:
+    """Dusk, fog or a dirty lens: grey levels squeezed to `contrast` of their spread around a dark mean."""
     return np.clip(DIM_MEAN + contrast * (bgr.astype(np.float32) - 128), 0, 255).astype(np.uint8)
 
 
@@ -136,7 +137,7 @@ def degraded_clip(source: Path, variant: Variant, cache: Path) -> Path:
             if variant.night:
                 bgr = _night(bgr, rng)
             if variant.contrast != 1:
-                bgr = _dim(bgr, variant.contrast)
+                bgr = dim(bgr, variant.contrast)
             frame = av.VideoFrame.from_ndarray(bgr, format="bgr24")
             frame.pts = index // variant.frame_step  # frame numbers stay those of the labels
             dst.mux(stream.encode(frame))
