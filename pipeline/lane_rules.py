@@ -8,7 +8,8 @@ across the lane (lane changes, turning, reaching premises) fail the time or dist
 
 Two things the camera cannot settle are left to an officer, behind the other cases where it is a
 recording's edge: a vehicle whose class vote is not decisive is exempt by sight only when it is
-(`decisive`), otherwise queued with "possibly a bus: check"; a vehicle already in the lane when the
+(`decisive`), otherwise queued with "possibly a bus: check" (so is one that another class leads
+while a bus holds a good share of its votes); a vehicle already in the lane when the
 file starts, or still in it when the file ends, is judged on what was seen, and kept as a
 contravention "cut by the start/end of the recording" when it fell short of the minimums only
 because of the edge.
@@ -38,6 +39,10 @@ BOTTOM_MARGIN_PX = 5  # a box this close to the frame's bottom edge is cut off b
 # own; a white van 0.47. A wrongly exempted lorry costs more than an officer's look at a bus.
 DECISIVE_SHARE = 0.7
 DECISIVE_MIN_BOXES = 5  # fewer boxes are a glimpse, not a vote
+# An exempt class with this share of the votes is named to the officer even when another class
+# leads: the blue box lorry's track is bus 0.50 and truck 0.50, and which of the two leads turned
+# on the detector's int8 arithmetic on one CPU or another.
+POSSIBLY_SHARE = 0.3
 # The first and last frames of a file within this time count as its edge: the tracker needs a frame
 # or two to confirm a vehicle, and the motion test a few to wake.
 EDGE_SECONDS = 0.2
@@ -248,6 +253,8 @@ def judge(track: Track, geometry: LaneGeometry, site: SiteConfig, fps: float, st
     if cls in site.exempt_classes and not decisive(votes[0]):
         # Judged as the likeliest class that is not exempt, and the officer asked to look.
         possibly, cls = cls, next((v.cls for v in votes if v.cls not in site.exempt_classes and v.cls != "person"), cls)
+    elif cls not in site.exempt_classes:
+        possibly = next((v.cls for v in votes if v.cls in site.exempt_classes and v.share >= POSSIBLY_SHARE), None)
     first_seen = start + timedelta(seconds=frames[first] / fps)
     last_seen = start + timedelta(seconds=frames[last] / fps)
     in_force = enforcement_window(site.hours, first_seen.astimezone(site.tz))

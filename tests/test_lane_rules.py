@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -229,7 +228,9 @@ def lorry(lorry_lane):
 def test_a_lorry_voted_bus_and_truck_is_not_exempt_by_sight(lorry):
     (lorry_passage,) = [d for d in lorry.passages if d.vehicle_class != "motorcycle"]
     votes = dict(lorry_passage.class_votes)
-    assert lorry_passage.class_votes[0][0] == "bus" and votes["truck"] >= 0.3  # "bus" by a plain majority
+    # About half "bus" and half "truck": which leads depends on the CPU's int8 arithmetic, and either
+    # way the officer is asked to look.
+    assert votes["bus"] >= 0.3 and votes["truck"] >= 0.3
     assert len(lorry_passage.track.pieces) > 1  # its "bus" and "truck" tracks are re-linked into one
     assert lorry_passage.is_contravention and lorry_passage.vehicle_class == "truck"
     # In the lane from the file's first frame for 1.4 s: flagged, for an officer, only because of the edge.
@@ -382,7 +383,7 @@ def recorded_reads(site: SiteConfig, clip: Path) -> tuple[RecordingReader, list]
 
 
 def test_a_vehicle_only_possibly_a_bus_has_its_plate_read_in_its_bus_frames_too(lorry_lane):
-    """A lorry voted "bus" by a plain majority is queued for an officer, who needs its plate."""
+    """A lorry voted "bus" by about half is queued for an officer, who needs its plate."""
     reader, passages = recorded_reads(*lorry_lane)
     (possibly,) = [d for d in passages if d.reason.startswith("possibly a bus")]
     assert frames_asked(reader, possibly.track, "bus") >= 3
@@ -390,13 +391,17 @@ def test_a_vehicle_only_possibly_a_bus_has_its_plate_read_in_its_bus_frames_too(
 
 def test_a_decisive_bus_has_its_plate_read_only_until_its_vote_is_decisive(bus_lane_site, tmp_path):
     """The yellow bus pulling into the stop (frames 630-790): once its vote is decisive it needs no
-    plate, so it is asked for fewer reads than a vehicle read all along its passage."""
+    plate, so it is asked for fewer reads than the same bus where buses are not exempt."""
     clip = write_clip(tmp_path / "bus.mp4", 630, 790)
     site = without_plates(bus_lane_site)
     reader, passages = recorded_reads(site, clip)
     (bus,) = [d for d in passages if d.reason == "bus: exempt by sight"]
-    all_along = math.ceil(bus.frames_in_lane / site.plates.every_k_frames)
-    assert frames_asked(reader, bus.track) < all_along
+    # The same run where no class is exempt: the bus is read all along, as any vehicle is. (How many
+    # frames that is depends on how the tracker pieced the bus together on this CPU.)
+    everyone, passages = recorded_reads(site.model_copy(update={"exempt_classes": []}), clip)
+    (same,) = [d for d in passages if overlaps(span(d), span(bus))]
+    assert same.vehicle_class == "bus"
+    assert 0 < frames_asked(reader, bus.track) < frames_asked(everyone, same.track)
 
 
 def test_the_running_vote_agrees_with_the_whole_tracks_vote(bus_lane_result):
