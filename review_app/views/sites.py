@@ -27,7 +27,7 @@ from pipeline.site import VEHICLE_CLASSES, WEEKDAYS, SiteConfig, Thresholds
 from pipeline.site_preview import render_mp4, render_png
 from review_app.components.player import player
 from review_app.services import sites
-from review_app.views.common import Ctx, flash, show_flash
+from review_app.views.common import Ctx, show_flash
 
 NEW = "New site"
 FRAME, UPLOAD = "A frame of the footage", "An uploaded frame"
@@ -57,6 +57,10 @@ def render(ctx: Ctx) -> None:
     choice = left.selectbox("Site", [NEW, *sites.list_sites(config.sites_dir)], key=K + "choice",
                             help=f"site files in {config.sites_dir}")
     loaded = _open(config.sites_dir, choice)
+    saved, notice = st.session_state.get(K + "saved"), st.container()  # always there: the canvas keeps its place
+    if saved and loaded is not None and saved[0] == loaded.name:
+        # Shown while the saved site stays open: the new canvas's own re-runs would wipe a one-run message.
+        notice.success(saved[1])
     clips = sites.list_footage(config.footage_dir)
     clip = middle.selectbox("Footage", clips, index=0 if clips else None, key=K + "footage",
                            placeholder=f"no footage in {config.footage_dir}", help=f"files in {config.footage_dir}")
@@ -246,7 +250,7 @@ def _save(ctx: Ctx, name: str, settings: dict, loaded: sites.Loaded | None) -> N
         st.error(f"Not saved: {e}")
         return
     kept = f"; the previous version is kept as {saved.previous.name}" if saved.previous else ""
-    flash("success", f"Saved {saved.path} (sha256 {saved.sha256}){kept}.")
+    st.session_state[K + "saved"] = (saved.path.stem, f"Saved {saved.path} (sha256 {saved.sha256}){kept}.")
     st.session_state["site-open-next"] = saved.path.stem
     st.rerun()
 
