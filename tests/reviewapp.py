@@ -59,8 +59,7 @@ def private_night(night: dict, folder: Path) -> Store:
 def serve(db: Path, users: Path, evidence: Path, *options: str) -> Iterator[str]:
     """`buslane review` over `db` on a free port until the block ends; yields its URL."""
     port = free_port()
-    # Output to a file, not a pipe nobody reads while the app runs: a full pipe (the detector's
-    # messages while the Sites page previews) blocks the app, which then cannot stop.
+    # Output to a file, not a pipe nobody reads while the app runs: a full pipe would block the app.
     log = tempfile.TemporaryFile("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "review", "--db", str(db), "--port", str(port), "--users", str(users),
@@ -76,7 +75,7 @@ def serve(db: Path, users: Path, evidence: Path, *options: str) -> Iterator[str]
         proc.terminate()
         try:
             proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # a script run still busy (a preview): not what is tested
+        except subprocess.TimeoutExpired:  # seen once under load; stopping the app is not what is tested
             proc.kill()
             proc.wait(timeout=20)
         log.close()

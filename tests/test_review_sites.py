@@ -217,9 +217,9 @@ def on_canvas(box, point) -> tuple[float, float]:
 
 
 def click_until(page, button: str, shown, not_done, attempts: int = 3) -> None:
-    """Click `button` until `shown` (a locator) appears. A click that lands while the canvas is
-    starting a script re-run is dropped by Streamlit (seen on a faster CPU); it is repeated only while
-    `not_done()` says the action has not happened, so nothing is ever done twice."""
+    """Click `button` until `shown` (a locator) appears. On an AVX-512 machine a click sometimes
+    brought nothing while the canvas re-ran the page; it is repeated only while `not_done()` says the
+    action has not happened, so nothing is ever done twice."""
     for attempt in range(attempts):
         settled(page)
         page.get_by_role("button", name=button).click()
