@@ -4,6 +4,8 @@ vehicle detectors; small vehicles on a low-resolution camera are found by detect
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -24,6 +26,22 @@ VEHICLE_DETECTORS = ["vehicle_detector_yolo11n", "vehicle_detector_yolo26n"]
 def shenzhen_frames() -> list[np.ndarray]:
     with open_footage(SHENZHEN) as video:
         return [bgr for index, bgr in video.frames() if index in (0, 300, 600, 900)]
+
+
+def test_loading_the_detector_calls_no_one_openvinos_telemetry_is_never_loaded():
+    # A fresh interpreter: this one may have imported openvino before the pipeline.
+    probe = f"""
+import sys
+from pipeline.detection import load_detector
+from pipeline.models import resolve_model
+detector = load_detector(resolve_model("vehicle_detector_yolo11n"), 0.25, 640, 1)
+import numpy as np
+from ultralytics import YOLO
+YOLO(str(resolve_model("vehicle_detector_yolo26n")), task="detect").predict(np.zeros((64, 64, 3), np.uint8), verbose=False)
+print(sorted(m for m in sys.modules if "telemetry" in m))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.splitlines()[-1] == "[]", out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("name", VEHICLE_DETECTORS)

@@ -280,13 +280,15 @@ def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None
             footage, when = sites.footage_path(footage_dir, clip), sites.parse_start(start)
             second = st.session_state.get(K + "second")  # the frame drawn on (None: an uploaded frame)
             with st.spinner("Analysing the footage as the batch would..."):
-                shown = (_video(site, footage, second or 0.0, seconds, when) if wants_video else
-                         render_png(site, footage, second, start=when, plain=plain))
+                # Kept before the spinner closes: a re-run asked for meanwhile (the canvas reporting its
+                # drawing) stops this run at its next element, and the preview would be lost with it.
+                st.session_state[K + "preview"] = (
+                    _video(site, footage, second or 0.0, seconds, when) if wants_video else
+                    render_png(site, footage, second, start=when, plain=plain))
+                st.session_state[K + "previews"] = st.session_state.get(K + "previews", 0) + 1
         except (sites.SiteError, FootageError) as e:
             st.error(str(e))
             return
-        st.session_state[K + "preview"] = shown
-        st.session_state[K + "previews"] = st.session_state.get(K + "previews", 0) + 1
     shown = st.session_state.get(K + "preview")
     if isinstance(shown, bytes):
         data = base64.b64encode(shown).decode("ascii")
