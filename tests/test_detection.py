@@ -30,7 +30,7 @@ def shenzhen_frames() -> list[np.ndarray]:
 
 def test_loading_the_detector_calls_no_one_openvinos_telemetry_is_never_loaded():
     # A fresh interpreter: this one may have imported openvino before the pipeline.
-    probe = f"""
+    probe = """
 import sys
 from pipeline.detection import load_detector
 from pipeline.models import resolve_model
