@@ -277,15 +277,41 @@ def test_validating_a_whitelisted_or_nearly_whitelisted_plate_needs_that_entry_c
     refused = decisions.validate(night_db, exact_case, JO, plate="oy09 feu")
     assert not refused.ok and refused.confirm == "whitelisted: OY09FEU (bus, Northway Buses)"
     assert refused.confirm in refused.message
-    assert not decisions.validate(night_db, exact_case, JO, plate="OY09FEU", confirmed_entry="whitelisted").ok
+    assert not decisions.validate(night_db, exact_case, JO, plate="OY09FEU", confirmed="whitelisted").ok
     assert night_db.query("SELECT count(*) AS n FROM plate_corrections")[0]["n"] == 0  # rolled back with it
-    assert decisions.validate(night_db, exact_case, JO, plate="OY09FEU", confirmed_entry=refused.confirm).ok
+    assert decisions.validate(night_db, exact_case, JO, plate="OY09FEU", confirmed=refused.confirm).ok
 
     assert corrections.correct_plate(night_db, near_case, JO, "OY09FEV").ok
     near = decisions.validate(night_db, near_case, JO)
     assert not near.ok and "possible whitelisted vehicle: OY09FEU" in near.confirm
-    assert decisions.validate(night_db, near_case, JO, confirmed_entry=near.confirm).ok
+    assert decisions.validate(night_db, near_case, JO, confirmed=near.confirm).ok
     assert night_db.query("SELECT count(*) AS n FROM decisions")[0]["n"] == 2
+
+
+def test_one_passage_one_notice_a_second_case_of_a_validated_plate_on_the_camera_needs_it_confirmed(night_db, tmp_path):
+    # The night's two riders, 41 s apart on one camera, keyed in as one plate: as if one passage
+    # had been recorded twice.
+    first, second = (r.id for r in queue_page(night_db, QueueFilter()).rows)
+    assert decisions.validate(night_db, first, JO, plate="LK17ABC").ok
+    case = load_case(night_db, second, tmp_path)
+    assert case.repeats == ()  # its plate is not read yet
+    refused = decisions.validate(night_db, second, AL, plate="lk17 abc")
+    assert not refused.ok and refused.confirm.startswith(f"case {first} (validated), same plate on this camera")
+    assert refused.confirm.endswith("s before this one") and "'Duplicate'" in refused.message
+    assert night_db.query("SELECT count(*) AS n FROM plate_corrections WHERE contravention_id = ?", [second]) == [{"n": 0}]
+    assert corrections.correct_plate(night_db, second, AL, "LK17ABC").ok
+    (repeat,) = load_case(night_db, second, tmp_path).repeats
+    assert (repeat.case_id, repeat.status, repeat.earlier) == (first, "validated", True) and 30 < repeat.apart_s < 60
+    assert [r.case_id for r in load_case(night_db, first, tmp_path).repeats] == [second]  # listed both ways
+    assert decisions.reject(night_db, second, AL, "duplicate").ok  # the usual answer
+    assert load_case(night_db, first, tmp_path).repeats == ()  # a rejected case is no longer listed
+
+    # Another plate, or a confirmation naming the earlier case, validates.
+    assert decisions.reopen(night_db, second, SAM, "a second passage after all").ok
+    again = decisions.validate(night_db, second, AL)
+    assert not again.ok
+    assert decisions.validate(night_db, second, AL, confirmed=again.confirm).ok
+    assert history(night_db, second)[-1].what == f"validated - confirmed: {again.confirm}"  # on record for the adjudicator
 
 
 def test_a_correction_that_changes_nothing_is_refused(night_db):

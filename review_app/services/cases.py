@@ -15,6 +15,7 @@ from pipeline.lane_rules import distance_text  # the batch's own words for a dis
 from pipeline.reasons import REASONS
 from pipeline.store import Store, audit, now as utc_now
 from review_app.services.evidence import EvidenceFiles, locate
+from review_app.services.repeats import Repeat, same_plate
 from review_app.services.timefmt import local_text
 
 
@@ -57,6 +58,7 @@ class Case:
     plate_keyed_at: datetime | None = None
     decided_at: datetime | None = None      # the first validate or reject: what the review deadline judges
     lane_length_px: float | None = None     # the drawn centreline the batch used (metadata.json), if known
+    repeats: tuple[Repeat, ...] = ()        # other cases of this plate on this camera close in time
 
     def local(self, value: datetime | None) -> str:
         return local_text(value, self.timezone)
@@ -150,6 +152,7 @@ def load_case(store: Store, case_id: str, evidence_root: Path) -> Case | None:
         values["evidence"] = locate(con, evidence_root, case_id, values["camera_id"], values["first_seen"],
                                     values["timezone"])
         values["lane_length_px"] = _lane_length(values["evidence"])
+        values["repeats"] = tuple(same_plate(con, case_id))
         keyed = con.execute(
             'SELECT officer, "at", new FROM plate_corrections WHERE contravention_id = ? ORDER BY "at" DESC, id DESC'
             " LIMIT 1", [case_id]

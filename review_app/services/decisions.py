@@ -16,7 +16,7 @@ import duckdb
 
 from pipeline.reasons import REASONS
 from pipeline.store import Store, audit, now
-from review_app.services import corrections
+from review_app.services import corrections, repeats
 from review_app.services.timefmt import local_text
 from review_app.services.users import User
 from whitelist.gaps import flag_gap
@@ -49,16 +49,17 @@ class Outcome:
 
 
 def validate(store: Store, case_id: str, user: User, plate: str | None = None,
-             confirmed_entry: str | None = None) -> Outcome:
+             confirmed: str | None = None) -> Outcome:
     """Validate, keying in `plate` first if given (correction and decision in one transaction).
 
-    Refused without a plate (no notice can be served), and refused for a plate that is whitelisted
-    or nearly matches a whitelisted one unless `confirmed_entry` names that entry (the refusal's
-    `confirm`); nothing is recorded when refused.
+    Refused without a plate (no notice can be served). Refused, unless `confirmed` repeats the
+    refusal's `confirm`, for a plate that is whitelisted or nearly matches a whitelisted one (the
+    entry is named) or that another validated case of this camera holds within `repeats.WINDOW`
+    (that case is named: one contravention, one notice). Nothing is recorded when refused.
     """
     typed = (plate or "").strip()
 
-    def check(con: duckdb.DuckDBPyConnection) -> Outcome | None:
+    def check(con: duckdb.DuckDBPyConnection) -> Outcome | str | None:
         row = con.execute("SELECT plate, status, first_seen, timezone, whitelist_entry, whitelist_near_miss"
                           " FROM contraventions WHERE id = ?", [case_id]).fetchone()
         if row is None or row[1] != "pending":
@@ -74,14 +75,17 @@ def validate(store: Store, case_id: str, user: User, plate: str | None = None,
             return Outcome(False, f"{case_id} has no plate: key it in (P) to validate; no notice can be served"
                                   " without one. Nothing recorded.")
         exact, near = (keyed.entry, keyed.near_miss) if keyed else (entry, near_miss)
-        named = f"whitelisted: {exact}" if exact else near
-        if named and confirmed_entry != named:
-            return Outcome(False, f"{final} is {named}. Confirm that entry to validate; nothing recorded.",
+        listed = f"whitelisted: {exact}" if exact else near
+        validated = [r.text() for r in repeats.same_plate(con, case_id, final) if r.status == "validated"]
+        named = "; ".join(filter(None, [listed, *validated]))
+        if named and confirmed != named:
+            duplicate = " (or reject it as 'Duplicate' if it is the same passage)" if validated else ""
+            return Outcome(False, f"{final}: {named}. Confirm that to validate{duplicate}; nothing recorded.",
                            confirm=named)
         if keyed is not None:
             corrections.record(con, case_id, user, old, keyed)
             recorded.append(f"; plate {old or '(none)'} -> {keyed.plate} keyed in")
-        return None
+        return f"confirmed: {named}" if named else None  # the decision's note: the adjudicator sees what was weighed
 
     recorded: list[str] = []
     outcome = _decide(store, case_id, user, "validate", "validated", ("pending",), check=check)
@@ -110,17 +114,19 @@ def reopen(store: Store, case_id: str, user: User, note: str | None) -> Outcome:
 
 def _decide(store: Store, case_id: str, user: User, action: str, new_status: str, from_statuses: tuple[str, ...],
             reason_code: str | None = None, note: str | None = None, flag: GapFlag | None = None,
-            check: Callable[[duckdb.DuckDBPyConnection], Outcome | None] | None = None) -> Outcome:
-    """`check` runs first in the transaction: it refuses (before writing anything) or writes what goes
-    with the decision."""
+            check: Callable[[duckdb.DuckDBPyConnection], Outcome | str | None] | None = None) -> Outcome:
+    """`check` runs first in the transaction: it refuses (an Outcome, before writing anything) or
+    writes what goes with the decision, and may return the decision's note."""
     marks = ", ".join("?" for _ in from_statuses)
     flagged = ""
     deadline, wait = time.monotonic() + store.busy_timeout, _CONFLICT_WAIT
     while True:
         try:
             with store.transaction() as con:
-                if check is not None and (refused := check(con)) is not None:
-                    return refused
+                checked = check(con) if check is not None else None
+                if isinstance(checked, Outcome):
+                    return checked
+                note = checked or note
                 moved = con.execute(
                     f"UPDATE contraventions SET status = ? WHERE id = ? AND status IN ({marks}) RETURNING id",
                     [new_status, case_id, *from_statuses],

@@ -218,6 +218,9 @@ def _plate(ctx: Ctx, case: Case) -> None:
         st.warning(case.whitelist_near_miss)
     if case.whitelist_entry:
         st.info(f"Whitelisted: {case.whitelist_entry}")
+    for repeat in case.repeats:
+        st.warning(f"{repeat.text()}: one passage gets one notice.")
+        st.button(f"Open case {repeat.case_id}", key=f"repeat-{repeat.case_id}", on_click=_open, args=(repeat.case_id,))
     st.caption(f"Whitelist version {case.whitelist_version}" if case.whitelist_version is not None
                else "No whitelist checked")
 
@@ -250,13 +253,13 @@ def _decided(ctx: Ctx, case: Case, outcome: decisions.Outcome) -> None:
         st.session_state["case_id"] = next_pending(ctx.store, after=case.id)
     else:
         flash("error", outcome.message)
-        if outcome.confirm:  # ask for that whitelist entry by name, for the plate that was in the box
+        if outcome.confirm:  # ask for that whitelist entry or earlier case by name, for the plate in the box
             st.session_state[f"confirm-{case.id}"] = outcome.confirm
 
 
 def _validate(ctx: Ctx, case: Case, confirmed: str | None = None) -> None:
     typed = st.session_state.get(f"plate-{case.id}") or None
-    _decided(ctx, case, decisions.validate(ctx.store, case.id, ctx.user, typed, confirmed_entry=confirmed))
+    _decided(ctx, case, decisions.validate(ctx.store, case.id, ctx.user, typed, confirmed=confirmed))
 
 
 def _start_reject(case: Case, flag: bool = False) -> None:
@@ -298,6 +301,10 @@ def _corrected(result: corrections.Correction) -> None:
           result.message + (" - consider rejecting as 'On the whitelist'" if result.whitelisted else ""))
 
 
+def _open(case_id: str) -> None:
+    st.session_state["case_id"] = case_id
+
+
 def _move(ctx: Ctx, case: Case, step: int) -> None:
     other = neighbour(ctx.store, case.id, step)
     if other is None:
@@ -331,7 +338,7 @@ def _actions(ctx: Ctx, case: Case) -> None:
                     help="A permitted vehicle missing from the whitelist: reject it with a gap flag")
     confirm = st.session_state.get(f"confirm-{key}")
     if confirm:
-        st.warning(f"The plate is {confirm}.")
+        st.warning(f"To validate, confirm: {confirm}.")
         st.button(f"Validate anyway, confirming: {confirm}", key="validate-confirm", on_click=_validate,
                   args=(ctx, case, confirm))
     if st.session_state.get(f"rejecting-{key}"):
