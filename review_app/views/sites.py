@@ -50,14 +50,15 @@ def render(ctx: Ctx) -> None:
         st.warning("Only a supervisor can set up camera sites.")
         return
     config = ctx.config
-    if "site-open-next" in st.session_state:  # a save names the site to open on the next run
-        st.session_state[K + "choice"] = st.session_state.pop("site-open-next")
+    after_save = st.session_state.setdefault(K + "after-save", {})  # see _save
+    if "open" in after_save:  # a save names the site to open on the next run
+        st.session_state[K + "choice"] = after_save.pop("open")
         st.session_state.pop(K + "loaded-name", None)
     left, middle, right = st.columns((2, 2, 3))
     choice = left.selectbox("Site", [NEW, *sites.list_sites(config.sites_dir)], key=K + "choice",
                             help=f"site files in {config.sites_dir}")
     loaded = _open(config.sites_dir, choice)
-    saved, notice = st.session_state.get(K + "saved"), st.container()  # always there: the canvas keeps its place
+    saved, notice = after_save.get("saved"), st.container()  # always there: the canvas keeps its place
     if saved and loaded is not None and saved[0] == loaded.name:
         # Shown while the saved site stays open: the new canvas's own re-runs would wipe a one-run message.
         notice.success(saved[1])
@@ -102,7 +103,7 @@ def _open(sites_dir: Path, choice: str) -> sites.Loaded | None:
         st.session_state[K + "loaded-name"] = choice
         st.session_state[K + "latest"] = sites.geometry_of(loaded.site) if loaded else None
         st.session_state[K + "generation"] = st.session_state.get(K + "generation", 0) + 1  # a fresh canvas
-        st.session_state.pop(K + "preview", None)
+        st.session_state.pop(K + "preview", None)  # the open site's previews
     return st.session_state[K + "loaded"]
 
 
@@ -243,6 +244,7 @@ def _checked(settings: dict) -> SiteConfig | None:
 def _save(ctx: Ctx, name: str, settings: dict, loaded: sites.Loaded | None) -> None:
     if _checked(settings) is None:
         return
+    after = st.session_state[K + "after-save"]  # fetched before the write: see below
     try:
         saved = sites.save_site(ctx.store, ctx.config.sites_dir, name, settings, ctx.user.name,
                                 loaded.sha256 if loaded and loaded.name == name.strip().removesuffix(".yaml") else None)
@@ -250,8 +252,9 @@ def _save(ctx: Ctx, name: str, settings: dict, loaded: sites.Loaded | None) -> N
         st.error(f"Not saved: {e}")
         return
     kept = f"; the previous version is kept as {saved.previous.name}" if saved.previous else ""
-    st.session_state[K + "saved"] = (saved.path.stem, f"Saved {saved.path} (sha256 {saved.sha256}){kept}.")
-    st.session_state["site-open-next"] = saved.path.stem
+    # Into the dict the session holds, not through st.session_state: once the file is written, a
+    # re-run asked for meanwhile (see _preview) must not drop the confirmation and the site to open.
+    after.update(saved=(saved.path.stem, f"Saved {saved.path} (sha256 {saved.sha256}){kept}."), open=saved.path.stem)
     st.rerun()
 
 
@@ -269,6 +272,10 @@ def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None
     ready = clip is not None and settings is not None  # a footage file, and a site drawn
     wants_frame = frame_button.button("Preview this frame", key=K + "preview-frame", disabled=not ready)
     wants_video = video_button.button("Preview video", key=K + "preview-video", disabled=not ready)
+    # Held by the session before any work: a re-run asked for while the preview is made (the canvas
+    # reporting its drawing) stops this run at its next element or session-state access, so the
+    # result goes into this dict, which needs neither.
+    previews = st.session_state.setdefault(K + "preview", {"shown": None, "count": 0})
     if wants_frame or wants_video:
         site = _checked(settings)
         if site is None:
@@ -280,21 +287,18 @@ def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None
             footage, when = sites.footage_path(footage_dir, clip), sites.parse_start(start)
             second = st.session_state.get(K + "second")  # the frame drawn on (None: an uploaded frame)
             with st.spinner("Analysing the footage as the batch would..."):
-                # Kept before the spinner closes: a re-run asked for meanwhile (the canvas reporting its
-                # drawing) stops this run at its next element, and the preview would be lost with it.
-                st.session_state[K + "preview"] = (
-                    _video(site, footage, second or 0.0, seconds, when) if wants_video else
-                    render_png(site, footage, second, start=when, plain=plain))
-                st.session_state[K + "previews"] = st.session_state.get(K + "previews", 0) + 1
+                shown = (_video(site, footage, second or 0.0, seconds, when) if wants_video else
+                         render_png(site, footage, second, start=when, plain=plain))
+                previews.update(shown=shown, count=previews["count"] + 1)
         except (sites.SiteError, FootageError) as e:
             st.error(str(e))
             return
-    shown = st.session_state.get(K + "preview")
+    shown = previews["shown"]
     if isinstance(shown, bytes):
         data = base64.b64encode(shown).decode("ascii")
         st.html(f'<img src="data:image/png;base64,{data}" style="max-width:100%" alt="{html.escape(clip or "footage")} preview">')
     elif shown:
-        player(shown.mp4, f"site preview {st.session_state[K + 'previews']}", shown.fps, shown.first_frame,
+        player(shown.mp4, f"site preview {previews['count']}", shown.fps, shown.first_frame,
                shown.aspect)
         st.markdown("\n".join(f"- {line}" for line in shown.passages) or "No lane passages in the excerpt.")
 
