@@ -1,5 +1,6 @@
 """buslane batch pipeline: footage → detections and tracks → lane rules → plates → store."""
 
+import os
 import sys
 
 __version__ = "0.1.0"
@@ -10,3 +11,6 @@ __version__ = "0.1.0"
 # leaving a process behind each time. buslane only runs converted models, so the tools are never
 # loaded (openvino catches this ImportError; `ov.convert_model` is then absent).
 sys.modules.setdefault("openvino.tools.ovc", None)
+# ultralytics, likewise: without this it looks up two public DNS names on import, sends usage events
+# to Google Analytics after predictions, and may pip-install a missing requirement ("AutoUpdate").
+os.environ.setdefault("YOLO_OFFLINE", "1")

@@ -4,6 +4,7 @@ vehicle detectors; small vehicles on a low-resolution camera are found by detect
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -28,20 +29,26 @@ def shenzhen_frames() -> list[np.ndarray]:
         return [bgr for index, bgr in video.frames() if index in (0, 300, 600, 900)]
 
 
-def test_loading_the_detector_calls_no_one_openvinos_telemetry_is_never_loaded():
-    # A fresh interpreter: this one may have imported openvino before the pipeline.
+def test_loading_and_running_the_detectors_calls_no_one_and_loads_no_telemetry():
+    # A fresh interpreter outside pytest (ultralytics keeps quiet under pytest): this one may have
+    # imported openvino before the pipeline. Every name looked up is listed.
     probe = """
+import socket
 import sys
+looked_up = []
+real = socket.getaddrinfo
+socket.getaddrinfo = lambda host, *a, **k: looked_up.append(host) or real(host, *a, **k)
 from pipeline.detection import load_detector
 from pipeline.models import resolve_model
 detector = load_detector(resolve_model("vehicle_detector_yolo11n"), 0.25, 640, 1)
 import numpy as np
 from ultralytics import YOLO
 YOLO(str(resolve_model("vehicle_detector_yolo26n")), task="detect").predict(np.zeros((64, 64, 3), np.uint8), verbose=False)
-print(sorted(m for m in sys.modules if "telemetry" in m))
+print(sorted(m for m in sys.modules if "telemetry" in m), looked_up)
 """
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.splitlines()[-1] == "[]", out.stdout + out.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", "YOLO_OFFLINE")}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True, env=env)
+    assert out.stdout.splitlines()[-1] == "[] []", out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("name", VEHICLE_DETECTORS)

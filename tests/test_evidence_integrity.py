@@ -51,7 +51,7 @@ def folder_of(store: Store, root: Path, case_id: str) -> Path:
 def validate(store: Store, *case_ids: str) -> None:
     """Validated by an officer, as the history records it (these cases' plates are unreadable: one is
     keyed in for each, a plate of its own: one plate twice on a camera needs the first case confirmed)."""
-    for case_id, plate in zip(case_ids, ("OY09 FEU", "MT56 BJX", "LK17 ABC")):
+    for case_id, plate in zip(case_ids, ("OY09 FEU", "MT56 BJX", "LK17 ABC")[:len(case_ids)], strict=True):
         assert decisions.validate(store, case_id, JO, plate).ok
 
 

@@ -314,6 +314,38 @@ def test_one_passage_one_notice_a_second_case_of_a_validated_plate_on_the_camera
     assert history(night_db, second)[-1].what == f"validated - confirmed: {again.confirm}"  # on record for the adjudicator
 
 
+def test_same_plate_cases_within_the_window_are_named_together_with_a_whitelist_entry(tmp_path):
+    store = Store(tmp_path / "repeats.duckdb")
+    fill(store, 4, now=NOW, cameras=1, prefix="R")
+    t0 = NOW - timedelta(hours=1)
+    starts = {"R-000000": t0,                                    # seen for 2 s, like every case here
+              "R-000001": t0 + timedelta(minutes=15, seconds=1),  # 14 min 59 s after R0 ends
+              "R-000002": t0 + timedelta(minutes=15, seconds=5),  # 15 min 3 s after R0, 2 s after R1
+              "R-000003": t0 + timedelta(seconds=1)}              # beside R0
+    with store.transaction() as con:  # one plate on one camera
+        for case, start in starts.items():
+            con.execute("UPDATE contraventions SET plate = 'AB12CDE', first_seen = ?, last_seen = ? WHERE id = ?",
+                        [start, start + timedelta(seconds=2), case])
+    r0 = "case R-000000 (validated), same plate on this camera"
+    assert decisions.validate(store, "R-000000", JO).ok
+    with store.transaction() as con:  # a validated half of a passage joined later still holds its notice
+        con.execute("UPDATE contraventions SET superseded_by = 'R-joined' WHERE id = 'R-000000'")
+    assert decisions.validate(store, "R-000001", JO).confirm == f"{r0} 899.0 s before this one"
+    assert decisions.validate(store, "R-000002", JO).ok  # 15 min 3 s: outside; R1, pending, stops nothing
+    assert decisions.validate(store, "R-000003", JO).confirm == f"{r0} at the same time as this one"
+
+    import_list(store, "plate,category,operator,valid_from,valid_to,source,notes\n"
+                       "AB12CDF,bus,Northway Buses,2020-01-01,,fleet,\n")
+    with store.transaction() as con:
+        con.execute("UPDATE contraventions SET plate = NULL WHERE id = 'R-000001'")
+    both = decisions.validate(store, "R-000001", JO, plate="AB12CDE")  # keyed in: checked against the list too
+    near, *cases = both.confirm.split("; ")
+    assert near.startswith("possible whitelisted vehicle: AB12CDF")
+    assert cases == [f"{r0} 899.0 s before this one",
+                     "case R-000002 (validated), same plate on this camera 2.0 s after this one"]
+    assert decisions.validate(store, "R-000001", JO, plate="AB12CDE", confirmed=both.confirm).ok
+
+
 def test_a_correction_that_changes_nothing_is_refused(night_db):
     case = next_pending(night_db)
     assert corrections.correct_plate(night_db, case, JO, "LK17ABC").ok

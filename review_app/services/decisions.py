@@ -126,7 +126,7 @@ def _decide(store: Store, case_id: str, user: User, action: str, new_status: str
                 checked = check(con) if check is not None else None
                 if isinstance(checked, Outcome):
                     return checked
-                note = checked or note
+                recorded_note = checked if isinstance(checked, str) else note  # this attempt's own check
                 moved = con.execute(
                     f"UPDATE contraventions SET status = ? WHERE id = ? AND status IN ({marks}) RETURNING id",
                     [new_status, case_id, *from_statuses],
@@ -136,10 +136,10 @@ def _decide(store: Store, case_id: str, user: User, action: str, new_status: str
                 decision_id = con.execute(
                     'INSERT INTO decisions (contravention_id, officer, "at", action, reason_code, note)'
                     " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                    [case_id, user.name, now(), action, reason_code, note],
+                    [case_id, user.name, now(), action, reason_code, recorded_note],
                 ).fetchone()[0]
                 audit(con, user.name, f"review.{action}", "contravention", case_id, ("decisions", decision_id),
-                      decision_id=decision_id, status=new_status, reason_code=reason_code, note=note)
+                      decision_id=decision_id, status=new_status, reason_code=reason_code, note=recorded_note)
                 if flag is not None:
                     gap = flag_gap(con, flag.plate, flag.category, flag.note, case_id, actor=user.name)
                     flagged = f"; {gap.plate} flagged as missing from the whitelist"

@@ -34,8 +34,9 @@ class Repeat:
 
 
 def same_plate(con: duckdb.DuckDBPyConnection, case_id: str, plate: str | None = None) -> list[Repeat]:
-    """Cases of this camera with `plate` (default: the case's own) seen within WINDOW of this one,
-    earliest first; rejected, whitelisted and superseded ones are left out."""
+    """Pending and validated cases of this camera with `plate` (default: the case's own) seen within
+    WINDOW of this one, earliest first. A validated half of a passage joined later keeps its status
+    (and its notice), so it is listed too."""
     this = con.execute("SELECT camera_id, plate, first_seen, last_seen FROM contraventions WHERE id = ?",
                        [case_id]).fetchone()
     if this is None:
@@ -46,7 +47,7 @@ def same_plate(con: duckdb.DuckDBPyConnection, case_id: str, plate: str | None =
         return []
     rows = con.execute(
         "SELECT id, status, first_seen, last_seen FROM contraventions WHERE camera_id = ? AND plate = ?"
-        " AND id <> ? AND superseded_by IS NULL AND status NOT IN ('rejected', 'whitelisted')"
+        " AND id <> ? AND status IN ('pending', 'validated')"
         " AND last_seen >= ? AND first_seen <= ? ORDER BY first_seen, id",
         [camera, plate, case_id, first - WINDOW, last + WINDOW]).fetchall()
     return [_repeat(other, status, (first, last), (o_first, o_last)) for other, status, o_first, o_last in rows]

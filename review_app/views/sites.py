@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import secrets
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -51,9 +52,10 @@ def render(ctx: Ctx) -> None:
         return
     config = ctx.config
     after_save = st.session_state.setdefault(K + "after-save", {})  # see _save
-    if "open" in after_save:  # a save names the site to open on the next run
-        st.session_state[K + "choice"] = after_save.pop("open")
+    if "open" in after_save:  # a save names the site to open on the next run (kept until it is opened)
         st.session_state.pop(K + "loaded-name", None)
+        st.session_state[K + "choice"] = after_save["open"]
+        del after_save["open"]
     left, middle, right = st.columns((2, 2, 3))
     choice = left.selectbox("Site", [NEW, *sites.list_sites(config.sites_dir)], key=K + "choice",
                             help=f"site files in {config.sites_dir}")
@@ -275,7 +277,7 @@ def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None
     # Held by the session before any work: a re-run asked for while the preview is made (the canvas
     # reporting its drawing) stops this run at its next element or session-state access, so the
     # result goes into this dict, which needs neither.
-    previews = st.session_state.setdefault(K + "preview", {"shown": None, "count": 0})
+    previews = st.session_state.setdefault(K + "preview", {"shown": None, "id": ""})
     if wants_frame or wants_video:
         site = _checked(settings)
         if site is None:
@@ -289,7 +291,7 @@ def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None
             with st.spinner("Analysing the footage as the batch would..."):
                 shown = (_video(site, footage, second or 0.0, seconds, when) if wants_video else
                          render_png(site, footage, second, start=when, plain=plain))
-                previews.update(shown=shown, count=previews["count"] + 1)
+                previews.update(shown=shown, id=secrets.token_hex(4))  # a new player for each, on any site
         except (sites.SiteError, FootageError) as e:
             st.error(str(e))
             return
@@ -298,7 +300,7 @@ def _preview(footage_dir: Path, clip: str | None, settings: dict | None) -> None
         data = base64.b64encode(shown).decode("ascii")
         st.html(f'<img src="data:image/png;base64,{data}" style="max-width:100%" alt="{html.escape(clip or "footage")} preview">')
     elif shown:
-        player(shown.mp4, f"site preview {previews['count']}", shown.fps, shown.first_frame,
+        player(shown.mp4, f"site preview {previews['id']}", shown.fps, shown.first_frame,
                shown.aspect)
         st.markdown("\n".join(f"- {line}" for line in shown.passages) or "No lane passages in the excerpt.")
 
