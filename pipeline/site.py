@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import shapely
 import yaml
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator,
+    AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, PositiveInt, ValidationError, field_validator, model_validator,
 )
 
 from pipeline.calibration import homography, rectangle, same_side
@@ -311,6 +311,10 @@ class SiteConfig(_Strict):
     timezone: str = "Europe/London"
     lanes: list[Polygon] = Field(min_length=1)
     centreline: list[Point] = Field(min_length=2, description="lane axis in the direction of travel")
+    # The zones are pixels of one frame size: footage of another size (the camera re-configured, or
+    # another camera's files) would put them elsewhere on the road. The Sites page writes it.
+    frame_size: tuple[PositiveInt, PositiveInt] | None = Field(
+        None, description="width and height of the frames the zones were drawn on; footage of any other size is refused")
     hours: Hours
     exemption_zones: list[Polygon] = []
     # Burned-in overlays (the clock, the camera name) that change on their own: never "motion".

@@ -49,10 +49,11 @@ def test_a_site_drawn_on_a_scaled_canvas_comes_back_to_the_same_frame_pixels():
     lane = drawing["objects"][0]
     assert lane["points"][0] == {"x": 568 * 1.25, "y": 360 * 1.25}  # canvas pixels, not frame pixels
     geometry = sites.drawing_to_geometry(json.loads(json.dumps(drawing)), canvas)
-    assert geometry == sites.geometry_of(site)
+    drawn = site.model_copy(update={"frame_size": (640, 360)})  # the size of the frame drawn on is kept
+    assert geometry == sites.geometry_of(drawn)
     assert geometry["lanes"][0][:2] == [[568, 360], [516, 240]] and len(geometry["ignore_zones"]) == 1
     settings = sites.site_dict(shenzhen_settings(), sites.form_from_site(site), geometry)
-    assert sites.validate(settings) == site  # form and drawing together give back the very site
+    assert sites.validate(settings) == drawn  # form and drawing together give back the very site
     assert settings["hours"]["windows"] == {"mon-fri": ["07:00-10:00", "12:00-19:00"], "sat": ["08:00-18:30"]}
 
 
@@ -270,6 +271,7 @@ def test_a_supervisor_draws_saves_and_the_batch_accepts_the_site(sites_app, page
     site = load_site(path)
     assert np.allclose(site.lanes[0], LANE, atol=1.0) and np.allclose(site.centreline, CENTRELINE, atol=1.0)
     assert site.hours.at_any_time and site.camera_id == "TEST-CAM-01"
+    assert site.frame_size == (640, 360)  # the frame drawn on: footage of another size will be refused
     this_year = date.today().year
     assert set(site.hours.treat_as_sunday) == set(sites.bank_holidays([this_year, this_year + 1]))
     first = path.read_bytes()

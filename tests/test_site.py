@@ -8,9 +8,11 @@ import yaml
 
 from pipeline.models import resolve_model
 from pipeline.site import SiteConfigError, load_site
+from pipeline.store import Store
 from tests.conftest import BUS_LANE_SITE, FOOTAGE, SHENZHEN, buslane, sidecar, write_low_rate_clip
 
 JAMCAM = FOOTAGE / "jamcam_1_cromwell_rd_earls_court_rd.mp4"  # 352x288
+HANGZHOU = FOOTAGE / "hangzhou_fixed_cctv_720p.mp4"
 
 
 def write_site(tmp_path, change) -> str:
@@ -73,6 +75,25 @@ def test_site_check_names_a_polygon_outside_a_small_frame(tmp_path):
                and "(568, 360)" in line for line in problems), done.stdout
     assert any("centreline: " in line for line in problems)
     assert not any("start time" in line or "frame rate" in line for line in problems)  # those are fine
+
+
+def test_footage_of_another_size_than_the_sites_frame_size_is_refused_even_where_its_zones_fit(tmp_path):
+    """A 640x360 site's zones fit inside a 1280x720 frame, in its top-left quarter: only the site's
+    frame_size (written by the Sites page) tells that the camera, or the file, is not the one drawn."""
+    clip = tmp_path / "hangzhou.mp4"
+    clip.symlink_to(HANGZHOU)  # 1280x720
+    sidecar(clip, "2016-03-18T12:21:25")
+    assert buslane("site", "check", BUS_LANE_SITE, clip).returncode == 0  # without frame_size: nothing to tell
+    sized = write_site(tmp_path, lambda s: s.__setitem__("frame_size", [640, 360]))
+    done = buslane("site", "check", sized, clip, check=False)
+    assert done.returncode == 1
+    assert (f"{clip}: PROBLEM: frame_size: the zones were drawn on 640x360 frames and this footage is 1280x720"
+            in done.stdout), done.stdout
+    db = tmp_path / "night.duckdb"
+    done = buslane("process", sized, clip, "--db", db, "--no-progress", "--evidence", tmp_path / "ev", check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr  # 1: no file of the batch could be processed
+    (row,) = Store(db).query("SELECT status, error FROM footage_files")
+    assert row["status"] == "failed" and "frame_size: the zones were drawn on 640x360 frames" in row["error"]
 
 
 def test_site_check_passes_the_footage_the_site_was_drawn_on(tmp_path):

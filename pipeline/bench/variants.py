@@ -58,6 +58,10 @@ class Variant:
         a, b = math.ceil(first / self.frame_step), last // self.frame_step
         return (min(a, b), b)
 
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The copy's frame size: scaled, and even (yuv420p needs it)."""
+        return round(width * self.scale / 2) * 2, round(height * self.scale / 2) * 2
+
     def site(self, site: SiteConfig) -> SiteConfig:
         """The site drawn on the copy's frames: every pixel coordinate and pixel threshold scaled."""
         if self.scale == 1:
@@ -73,6 +77,7 @@ class Variant:
             "centreline": pts(site.centreline),
             "exemption_zones": [pts(p) for p in site.exemption_zones],
             "ignore_zones": [pts(p) for p in site.ignore_zones],
+            "frame_size": None if site.frame_size is None else self.size(*site.frame_size),
             "thresholds": t.model_copy(update={
                 "min_distance_px": None if t.min_distance_px is None else t.min_distance_px * k,
                 "rider_min_speed_px_s": None if t.rider_min_speed_px_s is None else t.rider_min_speed_px_s * k,
@@ -124,8 +129,7 @@ def degraded_clip(source: Path, variant: Variant, cache: Path) -> Path:
     with open_footage(source) as src, av.open(str(partial), "w") as dst:
         rate = Fraction(src.info.fps).limit_denominator(1001) / variant.frame_step
         stream = dst.add_stream("libx264", rate=rate)
-        stream.width = round(src.info.width * variant.scale / 2) * 2  # yuv420p needs even sizes
-        stream.height = round(src.info.height * variant.scale / 2) * 2
+        stream.width, stream.height = variant.size(src.info.width, src.info.height)
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(variant.crf)}
         for index, bgr in src.frames():

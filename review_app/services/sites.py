@@ -69,16 +69,18 @@ _ORIGIN = {"left": -0.5, "top": -0.5, "center": 0.0, "right": 0.5, "bottom": 0.5
 
 @dataclass(frozen=True)
 class Canvas:
-    """The canvas's size for a frame, and canvas pixels per frame pixel along each axis."""
+    """The canvas's size for a frame, canvas pixels per frame pixel along each axis, and the frame's size."""
     width: int
     height: int
     scale_x: float
     scale_y: float
+    frame_width: int
+    frame_height: int
 
 
 def canvas_for(frame_width: int, frame_height: int, width: int = DISPLAY_WIDTH) -> Canvas:
     height = round(frame_height * width / frame_width)
-    return Canvas(width, height, width / frame_width, height / frame_height)
+    return Canvas(width, height, width / frame_width, height / frame_height, frame_width, frame_height)
 
 
 def _to_canvas(points, canvas: Canvas) -> list[dict]:
@@ -99,7 +101,8 @@ def geometry_of(site: SiteConfig) -> dict:
     return {"lanes": [[list(p) for p in polygon] for polygon in site.lanes],
             "centreline": [list(p) for p in site.centreline],
             "exemption_zones": [[list(p) for p in polygon] for polygon in site.exemption_zones],
-            "ignore_zones": [[list(p) for p in polygon] for polygon in site.ignore_zones]}
+            "ignore_zones": [[list(p) for p in polygon] for polygon in site.ignore_zones],
+            "frame_size": list(site.frame_size) if site.frame_size else None}
 
 
 def site_to_drawing(geometry: dict, canvas: Canvas) -> dict:
@@ -119,7 +122,7 @@ def site_to_drawing(geometry: dict, canvas: Canvas) -> dict:
 
 def drawing_to_geometry(drawing: dict | None, canvas: Canvas) -> dict:
     """The canvas's objects as the site's `lanes`, `centreline`, `exemption_zones` and `ignore_zones`,
-    in frame pixels. The centreline may be drawn as several lines, in order along the lane: each
+    in frame pixels, and the `frame_size` they were drawn on. The centreline may be drawn as several lines, in order along the lane: each
     continues from where the one before it ended (its own first point is not used)."""
     geometry: dict = {"lanes": [], "centreline": [], "exemption_zones": [], "ignore_zones": []}
     for n, obj in enumerate((drawing or {}).get("objects") or [], start=1):
@@ -134,6 +137,7 @@ def drawing_to_geometry(drawing: dict | None, canvas: Canvas) -> dict:
             geometry[layer.key].append(points)
         else:
             raise SiteError(f"{what}: a {layer.label.lower()} is drawn as a polygon")
+    geometry["frame_size"] = [canvas.frame_width, canvas.frame_height]  # what the zones' pixels are of
     return geometry
 
 
