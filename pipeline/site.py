@@ -258,13 +258,13 @@ MIN_REGION_MARGIN_PX = 48  # the margin every camera had before it scaled with t
 
 class Processing(_Strict):
     """How much work the batch may skip. Each setting trades a little safety margin for speed;
-    the README's "Speed" section says what each buys on the benchmark clips."""
+    the README's processing settings table says what each buys on the benchmark clips."""
 
     lane_region: bool = Field(True, description="detect on the lane's surroundings only, not the whole frame")
     # The detector needs context around a vehicle in proportion to the picture: with 48 px on a 1280x720
     # camera (tiled at 0.47x), a faint car at the lane's far end, 45 px inside the region's edge, scored
     # 0.08 on average and was found late; with 96 px, 0.40. Smaller frames keep 48 px (enlarged, that is
-    # more context): 24 px on a half-size copy of Shenzhen lost a bus's class (README, Speed).
+    # more context): 24 px on a half-size copy of Shenzhen lost a bus's class (docs/benchmarks.md).
     region_margin_share: float = Field(
         0.075, ge=0, le=1, description="kept around the lane and exemption zones, as a share of the frame's "
         f"longest side, at least {MIN_REGION_MARGIN_PX} px (96 px at 1280 px)"
