@@ -155,5 +155,8 @@ def check(
             typer.echo(printable(f"{path}: ok ({result.summary})"))
     settings = f"{len(models)} model setting{'s' if len(models) > 1 else ''} with problems, " if models else ""
     typer.echo(printable(f"site {config.camera_id} ({site}): {settings}{bad} of {len(footage)} files with problems"))
+    if config.frame_size is None:  # not a problem: older site files, and the example, have none
+        typer.echo(printable(f"note: {site} does not name its frame_size, so footage of another size that its "
+                             "zones fit is not noticed; add `frame_size: [WIDTH, HEIGHT]` (the Sites page writes it)"))
     if bad or models:
         raise typer.Exit(1)

@@ -83,12 +83,14 @@ def test_footage_of_another_size_than_the_sites_frame_size_is_refused_even_where
     clip = tmp_path / "hangzhou.mp4"
     clip.symlink_to(HANGZHOU)  # 1280x720
     sidecar(clip, "2016-03-18T12:21:25")
-    assert buslane("site", "check", BUS_LANE_SITE, clip).returncode == 0  # without frame_size: nothing to tell
+    unsized = buslane("site", "check", BUS_LANE_SITE, clip)  # without frame_size: nothing to tell by, but a note
+    assert unsized.returncode == 0 and "does not name its frame_size" in unsized.stdout
     sized = write_site(tmp_path, lambda s: s.__setitem__("frame_size", [640, 360]))
     done = buslane("site", "check", sized, clip, check=False)
     assert done.returncode == 1
     assert (f"{clip}: PROBLEM: frame_size: the zones were drawn on 640x360 frames and this footage is 1280x720"
             in done.stdout), done.stdout
+    assert "does not name its frame_size" not in done.stdout
     db = tmp_path / "night.duckdb"
     done = buslane("process", sized, clip, "--db", db, "--no-progress", "--evidence", tmp_path / "ev", check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr  # 1: no file of the batch could be processed
