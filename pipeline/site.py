@@ -14,12 +14,12 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import shapely
-import yaml
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, PositiveInt, ValidationError, field_validator, model_validator,
+    AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, PositiveInt, field_validator, model_validator,
 )
 
 from pipeline.calibration import homography, rectangle, same_side
+from pipeline.yaml_settings import load_settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
@@ -381,20 +381,4 @@ class SiteConfig(_Strict):
 
 def load_site(path: str | Path) -> SiteConfig:
     """Read and validate a site file; errors name the file and each bad field."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise SiteConfigError(f"{path}: cannot read site config ({e.strerror})") from e
-    except yaml.YAMLError as e:
-        raise SiteConfigError(f"{path}: not valid YAML ({e})") from e
-    if not isinstance(raw, dict):
-        raise SiteConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
-    try:
-        return SiteConfig.model_validate(raw)
-    except ValidationError as e:
-        lines = [
-            f"  {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in e.errors()
-        ]
-        raise SiteConfigError(f"{path}: invalid site config\n" + "\n".join(lines)) from None
+    return load_settings(path, SiteConfig, SiteConfigError, "site config")

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.bench.speed import baseline, process
 from pipeline.bench.variants import Variant, degraded_clip
 from pipeline.models import PROJECT_ROOT, resolve_model
 from pipeline.site import VEHICLE_CLASSES, SiteConfig, load_site
+from pipeline.yaml_settings import load_settings
 
 LABELS = PROJECT_ROOT / "tests" / "labels"
 FOOTAGE = PROJECT_ROOT.parent / "shared" / "data" / "footage"
@@ -77,20 +77,7 @@ class ClipLabels(BaseModel):
 def load_labels(path: str | Path) -> ClipLabels:
     """Read one label file; `clip` is a file in ../shared/data/footage, `site` is relative to the label file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise LabelError(f"{path}: cannot read labels ({e.strerror})") from e
-    except yaml.YAMLError as e:
-        raise LabelError(f"{path}: not valid YAML ({e})") from e
-    if not isinstance(raw, dict):
-        raise LabelError(f"{path}: expected a mapping, got {type(raw).__name__}")
-    try:
-        labels = ClipLabels.model_validate({**raw, "name": path.stem})
-    except ValidationError as e:
-        lines = [f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
-                 for err in e.errors()]
-        raise LabelError(f"{path}: invalid labels\n" + "\n".join(lines)) from None
+    labels = load_settings(path, ClipLabels, LabelError, "labels", extra={"name": path.stem})
     return labels.model_copy(update={"clip": FOOTAGE / labels.clip, "site": (path.parent / labels.site).resolve()})
 
 
