@@ -57,6 +57,14 @@ def test_a_site_drawn_on_a_scaled_canvas_comes_back_to_the_same_frame_pixels():
     assert settings["hours"]["windows"] == {"mon-fri": ["07:00-10:00", "12:00-19:00"], "sat": ["08:00-18:30"]}
 
 
+def test_a_frame_of_another_size_than_the_site_was_drawn_on_is_pointed_out():
+    site = load_site(BUS_LANE_SITE).model_copy(update={"frame_size": (640, 360)})
+    assert sites.other_size(site, np.zeros((360, 640, 3), np.uint8)) is None
+    assert sites.other_size(site.model_copy(update={"frame_size": None}), np.zeros((720, 1280, 3), np.uint8)) is None
+    told = sites.other_size(site, np.zeros((720, 1280, 3), np.uint8))
+    assert told.startswith("This site was drawn on 640x360 frames and this frame is 1280x720")
+
+
 def test_shapes_moved_on_the_canvas_are_read_where_fabric_shows_them():
     """As Fabric.js (v6) serialises shapes drawn with the canvas's tools: a polygon has its clicked
     points and its box's corner (left/top, stroke included); a line its ends relative to its centre."""

@@ -120,6 +120,18 @@ def site_to_drawing(geometry: dict, canvas: Canvas) -> dict:
             + [shape("Polygon", ignore, p) for p in geometry["ignore_zones"]]}
 
 
+def other_size(site: SiteConfig, frame: np.ndarray) -> str | None:
+    """What to tell the engineer when the frame to draw on is not the size the site's zones were
+    drawn on (its frame_size): the zones keep their pixels, so on the new size they sit elsewhere."""
+    height, width = frame.shape[:2]
+    if site.frame_size is None or tuple(site.frame_size) == (width, height):
+        return None
+    drawn = "x".join(map(str, site.frame_size))
+    return (f"This site was drawn on {drawn} frames and this frame is {width}x{height}: its zones keep their "
+            f"pixel positions, so they no longer sit on the road as drawn. Draw them again on this frame before "
+            f"saving (the site will then take {width}x{height} footage only).")
+
+
 def drawing_to_geometry(drawing: dict | None, canvas: Canvas) -> dict:
     """The canvas's objects as the site's `lanes`, `centreline`, `exemption_zones` and `ignore_zones`,
     in frame pixels, and the `frame_size` they were drawn on. The centreline may be drawn as several lines, in order along the lane: each

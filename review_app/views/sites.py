@@ -70,6 +70,8 @@ def render(ctx: Ctx) -> None:
     source = right.radio("Draw on", (FRAME, UPLOAD), horizontal=True, key=K + "source")
     where, what = st.columns((1, 3))
     frame = _frame(where, config.footage_dir, clip, source)
+    if frame is not None and loaded is not None and (other := sites.other_size(loaded.site, frame)):
+        where.warning(other)
     # Every widget below is drawn on every run, with or without a frame: Streamlit forgets the values
     # of widgets a run leaves out.
     geometry = _canvas(what, frame) if frame is not None else None
