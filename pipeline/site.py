@@ -366,6 +366,13 @@ class SiteConfig(_Strict):
             raise ValueError(f"unknown vehicle class {sorted(unknown)} (known: {', '.join(VEHICLE_CLASSES)})")
         return classes
 
+    def drawn_on_other_size(self, width: int, height: int) -> str | None:
+        """The frame size the zones were drawn on ("640x360") when it is not width x height; None when
+        it is, or when the site does not say."""
+        if self.frame_size is None or self.frame_size == (width, height):
+            return None
+        return "x".join(map(str, self.frame_size))
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

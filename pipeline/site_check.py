@@ -33,8 +33,7 @@ app = typer.Typer(help="Camera site files: check them against the camera's foota
 def frame_problems(site: SiteConfig, width: int, height: int) -> list[str]:
     """A frame size other than the site's `frame_size`, and each zone with points outside a width x
     height frame, named by its field."""
-    if site.frame_size is not None and tuple(site.frame_size) != (width, height):
-        drawn = "x".join(map(str, site.frame_size))
+    if drawn := site.drawn_on_other_size(width, height):
         return [f"frame_size: the zones were drawn on {drawn} frames and this footage is {width}x{height}: "
                 "draw the site again on this camera's frames (or, if this is another camera's, use its site)"]
     zones = [(f"lanes.{i}", p) for i, p in enumerate(site.lanes)] + [("centreline", site.centreline)]

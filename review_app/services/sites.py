@@ -124,9 +124,8 @@ def other_size(site: SiteConfig, frame: np.ndarray) -> str | None:
     """What to tell the engineer when the frame to draw on is not the size the site's zones were
     drawn on (its frame_size): the zones keep their pixels, so on the new size they sit elsewhere."""
     height, width = frame.shape[:2]
-    if site.frame_size is None or tuple(site.frame_size) == (width, height):
+    if not (drawn := site.drawn_on_other_size(width, height)):
         return None
-    drawn = "x".join(map(str, site.frame_size))
     return (f"This site was drawn on {drawn} frames and this frame is {width}x{height}: its zones keep their "
             f"pixel positions, so they no longer sit on the road as drawn. Draw them again on this frame before "
             f"saving (the site will then take {width}x{height} footage only).")
@@ -134,8 +133,9 @@ def other_size(site: SiteConfig, frame: np.ndarray) -> str | None:
 
 def drawing_to_geometry(drawing: dict | None, canvas: Canvas) -> dict:
     """The canvas's objects as the site's `lanes`, `centreline`, `exemption_zones` and `ignore_zones`,
-    in frame pixels, and the `frame_size` they were drawn on. The centreline may be drawn as several lines, in order along the lane: each
-    continues from where the one before it ended (its own first point is not used)."""
+    in frame pixels, and the `frame_size` they were drawn on. The centreline may be drawn as several
+    lines, in order along the lane: each continues from where the one before it ended (its own first
+    point is not used)."""
     geometry: dict = {"lanes": [], "centreline": [], "exemption_zones": [], "ignore_zones": []}
     for n, obj in enumerate((drawing or {}).get("objects") or [], start=1):
         layer = _BY_COLOUR.get(str(obj.get("stroke", "")).lower())
